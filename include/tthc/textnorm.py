@@ -50,6 +50,8 @@ def count_text(value: object) -> str:
         d = Decimal(s)
     except InvalidOperation:
         return str(value).strip()
+    if not d.is_finite():  # 'inf', 'NaN' are text to reject, not numbers (int() would raise)
+        return str(value).strip()
     if d == d.to_integral_value() and d >= 0 and not s.startswith("-"):
         return str(int(d))
     return str(d.normalize()) if d != d.to_integral_value() else str(int(d))
@@ -63,8 +65,8 @@ def count_value(text: str) -> int | None:
 def rate_value(value: object) -> float | None:
     """Read a 'Tỷ lệ (%)' cell: 85, '85%', '85,5', 0.855 → number as written (None if blank).
 
-    Returns (number, had_percent_sign) folded into a float; the caller decides whether a
-    number ≤ 1 is a fraction (see `rate_matches`). Raises ValueError on unreadable text.
+    Returns the number as written; `rate_deviation` decides whether a number ≤ 1 is a fraction.
+    Raises ValueError on unreadable text.
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -76,16 +78,14 @@ def rate_value(value: object) -> float | None:
     return float(s)
 
 
-RATE_TOLERANCE_POINTS = 0.5
-
-
-def rate_matches(given: float, numerator: int, denominator: int) -> bool:
-    """A stated rate agrees with num/den within 0.5 points, read as % or (≤ 1) as a fraction."""
-    if denominator == 0:
-        return given == 0 or given is None
+def rate_deviation(given: float | None, numerator: int | None, denominator: int | None) -> float | None:
+    """Points between a stated rate and num/den, reading a number ≤ 1 as a fraction where that fits
+    better (0.855 = 85,5 %). None when there is nothing to compare (no rate, 0/0, bad counts)."""
+    if given is None or numerator is None or denominator is None or denominator == 0:
+        return None
     actual = 100.0 * numerator / denominator
     candidates = [given] + ([given * 100] if given <= 1 else [])
-    return any(abs(c - actual) <= RATE_TOLERANCE_POINTS + 1e-9 for c in candidates)
+    return min(abs(c - actual) for c in candidates)
 
 
 _PERIOD_FORMS = [
