@@ -1,0 +1,10 @@
+-- Who sent their report, late, not at all, or had it rejected. `expected` tells the units that
+-- had to report this period from rejected files naming an unknown or not-expected unit.
+SELECT s.unit_code, s.unit_name, s.status, s.received_at, s.file, s.reasons, s.deadline, s.versions,
+       CASE WHEN EXISTS (
+           SELECT 1 FROM ref_period_unit_indicator x
+           WHERE x.period = s.period AND x.unit_code = s.unit_code) THEN 1 ELSE 0 END AS expected
+FROM mart_submission_status s
+WHERE s.period = :period
+ORDER BY CASE s.status WHEN 'missing' THEN 1 WHEN 'rejected' THEN 2 WHEN 'late' THEN 3 ELSE 4 END,
+         COALESCE(s.unit_code, ''), COALESCE(s.file, '');

@@ -1,0 +1,277 @@
+"""The pipeline's steps. Airflow tasks and the `tthc` CLI call these same functions.
+
+ingest_shared_drive → validate_period → load_period → aggregate_period → report_period.
+Each returns a small JSON-serialisable summary (it becomes the task's XCom and the CLI's output).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+
+from sqlalchemy import text
+
+from . import warehouse
+from .catalogue import Catalogue
+from .discovery import FileChangedError, archive_copy, scan
+from .periods import Period
+from .settings import Settings
+from .warehouse import execute_file, now_local, transaction
+
+log = logging.getLogger(__name__)
+
+
+def catalogue_of(settings: Settings) -> Catalogue:
+    return Catalogue.load(settings.catalogue_dir)
+
+
+def prepare_warehouse(settings: Settings) -> list[str]:
+    return warehouse.migrate(settings.warehouse_url)
+
+
+# --- ingest ------------------------------------------------------------------------------------
+
+
+def ingest_shared_drive(settings: Settings) -> dict:
+    """Record every file on the share; archive and parse each new content version once.
+
+    Every file is its own transaction, so one unreadable file never blocks the others.
+    """
+    from .parser import SubmissionParseError, parse_submission  # openpyxl: imported when used
+
+    prepare_warehouse(settings)
+    if not settings.shared_drive.is_dir():
+        raise FileNotFoundError(f"thư mục dùng chung không tồn tại: {settings.shared_drive}")
+    summary = {"seen": 0, "unchanged": 0, "new_versions": 0, "known_content": 0, "ignored": 0,
+               "parsed": 0, "rejected": 0, "busy": 0, "periods": []}
+    periods = set()
+    url = settings.warehouse_url
+    with transaction(url) as conn:
+        known = {(r.path, r.size_bytes, r.mtime) for r in conn.execute(
+            text("SELECT path, size_bytes, mtime FROM file_observation"))}
+        ignored = {r.path: (r.size_bytes, r.mtime) for r in conn.execute(
+            text("SELECT path, size_bytes, mtime FROM ignored_file"))}
+    for found in scan(settings.shared_drive):
+        summary["seen"] += 1
+        if found.skip_reason:
+            summary["ignored"] += 1
+            if ignored.get(found.path) != (found.size, found.mtime):
+                with transaction(url) as conn:
+                    conn.execute(text("DELETE FROM ignored_file WHERE path = :path"), {"path": found.path})
+                    conn.execute(text("INSERT INTO ignored_file (path, size_bytes, mtime, reason) "
+                                      "VALUES (:path, :size, :mtime, :reason)"),
+                                 {"path": found.path, "size": found.size, "mtime": found.mtime,
+                                  "reason": found.skip_reason})
+            continue
+        if (found.path, found.size, found.mtime) in known:
+            summary["unchanged"] += 1
+            continue
+        try:
+            digest, archived = archive_copy(found, settings.archive_dir)
+        except (FileChangedError, OSError) as exc:
+            # Still being written, or unreadable right now (share hiccup): the next run retries it.
+            log.warning("file left for the next run: %s (%s)", found.path, exc.__class__.__name__)
+            summary["busy"] += 1
+            continue
+        with transaction(url) as conn:
+            seen_before = conn.execute(text("SELECT 1 FROM raw_file WHERE file_hash = :h"), {"h": digest}).first()
+            if not seen_before:
+                try:
+                    parsed = parse_submission(archived)
+                except SubmissionParseError as exc:
+                    _store_rejected_parse(conn, digest, found, exc)
+                    summary["rejected"] += 1
+                    if exc.period:
+                        periods.add(exc.period.label)
+                    log.info("rejected %s: %s", found.path, "; ".join(exc.reasons))
+                else:
+                    _store_parsed(conn, digest, parsed)
+                    summary["parsed"] += 1
+                    periods.add(parsed.period.label)
+                conn.execute(text("INSERT INTO raw_file (file_hash, size_bytes, archive_path, first_seen_at) "
+                                  "VALUES (:h, :size, :archive, :seen)"),
+                             {"h": digest, "size": found.size, "seen": now_local(),
+                              "archive": str(archived.relative_to(settings.archive_dir))})
+                summary["new_versions"] += 1
+            else:
+                summary["known_content"] += 1
+            conn.execute(text("INSERT INTO file_observation (path, file_hash, size_bytes, mtime, first_seen_at) "
+                              "VALUES (:path, :h, :size, :mtime, :seen)"),
+                         {"path": found.path, "h": digest, "size": found.size, "mtime": found.mtime,
+                          "seen": now_local()})
+    summary["periods"] = sorted(periods)
+    log.info("shared drive %s: %s", settings.shared_drive, summary)
+    return summary
+
+
+def _store_rejected_parse(conn, digest, found, exc) -> None:
+    conn.execute(text(
+        "INSERT INTO stg_submission (file_hash, file_kind, unit_code, period, parse_outcome, parse_reasons) "
+        "VALUES (:h, :kind, :unit, :period, 'rejected', :reasons)"),
+        {"h": digest, "kind": found.abs_path.suffix.lower().lstrip("."), "unit": exc.unit_code,
+         "period": exc.period.label if exc.period else None,
+         "reasons": json.dumps(exc.reasons, ensure_ascii=False)})
+
+
+def _store_parsed(conn, digest, parsed) -> None:
+    conn.execute(text(
+        "INSERT INTO stg_submission (file_hash, file_kind, unit_code, unit_cell, period, parse_outcome, "
+        "warnings, columns_found) VALUES (:h, :kind, :unit, :cell, :period, 'parsed', :warnings, :cols)"),
+        {"h": digest, "kind": parsed.file_kind, "unit": parsed.unit_code, "cell": parsed.unit_cell,
+         "period": parsed.period.label, "warnings": json.dumps(parsed.warnings, ensure_ascii=False),
+         "cols": json.dumps(parsed.columns)})
+    if parsed.rows:
+        conn.execute(text(
+            "INSERT INTO stg_submission_row (file_hash, row_number, row_ref, indicator_code, numerator_text, "
+            "denominator_text, rate, rate_text, note, cells) VALUES (:h, :row_number, :row_ref, :indicator_code, "
+            ":numerator_text, :denominator_text, :rate, :rate_text, :note, :cells)"),
+            [dict(asdict(r), h=digest, cells=json.dumps(r.cells, ensure_ascii=False)) for r in parsed.rows])
+
+
+# --- validate ----------------------------------------------------------------------------------
+
+
+def validate_period(settings: Settings, period: Period) -> dict:
+    """Run the Great Expectations suite on every parsed submission of the period.
+
+    Files rejected while parsing keep their reasons; files whose period could not be read are
+    counted in the period during whose collection window they appeared on the share.
+    """
+    from .validation import validate_submission, write_result
+
+    catalogue = catalogue_of(settings)
+    prepare_warehouse(settings)
+    scheme = settings.period_scheme
+    window_start = period.shift(-1).deadline(scheme, settings.deadline_workdays).isoformat()
+    window_end = period.deadline(scheme, settings.deadline_workdays).isoformat()
+    with transaction(settings.warehouse_url) as conn:
+        subs = warehouse.query(conn, "queries/submissions_to_validate", period=period.label,
+                               window_start=window_start, window_end=window_end)
+        rows = warehouse.query(conn, "queries/submission_rows_of_period", period=period.label)
+    rows_by_hash: dict[str, list[dict]] = {}
+    for r in rows:
+        rows_by_hash.setdefault(r["file_hash"], []).append(r)
+    results, accepted, rejected = [], 0, 0
+    for sub in subs:
+        if sub["parse_outcome"] == "parsed":
+            outcome = validate_submission(sub, rows_by_hash.get(sub["file_hash"], []), catalogue, period, scheme)
+            result_path = settings.archive_dir / "validations" / f"{sub['file_hash']}.json"
+            write_result(outcome, result_path)
+            reasons, ok = outcome.reasons, outcome.accepted
+            total, failed = outcome.expectations_total, outcome.expectations_failed
+            rel = str(result_path.relative_to(settings.archive_dir))
+        else:
+            reasons, ok, total, failed, rel = json.loads(sub["parse_reasons"] or "[]"), False, 0, 0, None
+        accepted += ok
+        rejected += not ok
+        results.append({"file_hash": sub["file_hash"], "period": period.label,
+                        "outcome": "accepted" if ok else "rejected",
+                        "reasons": "; ".join(reasons) if reasons else None,
+                        "total": total, "failed": failed, "result_path": rel})
+    with transaction(settings.warehouse_url) as conn:
+        conn.execute(text("DELETE FROM validation_result WHERE period = :period"), {"period": period.label})
+        if results:
+            conn.execute(text(
+                "INSERT INTO validation_result (file_hash, period, outcome, reasons, expectations_total, "
+                "expectations_failed, result_path) VALUES (:file_hash, :period, :outcome, :reasons, :total, "
+                ":failed, :result_path)"), results)
+    summary = {"period": period.label, "files": len(results), "accepted": accepted, "rejected": rejected}
+    log.info("validated %s", summary)
+    return summary
+
+
+# --- load and aggregate ------------------------------------------------------------------------
+
+
+def _refresh_reference(conn, catalogue: Catalogue, period: Period, settings: Settings) -> None:
+    """The catalogue's current content and the period's expected units, as tables SQL can join."""
+    scheme = settings.period_scheme
+    conn.execute(text("DELETE FROM ref_unit"))
+    conn.execute(text("INSERT INTO ref_unit (unit_code, name, unit_type, gso_code, valid_from, valid_to, "
+                      "successor_code) VALUES (:code, :name, :unit_type, :gso_code, :valid_from, :valid_to, "
+                      ":successor_code)"),
+                 [dict(asdict(u), valid_from=u.valid_from.isoformat(),
+                       valid_to=u.valid_to.isoformat() if u.valid_to else None) for u in catalogue.units.values()])
+    conn.execute(text("DELETE FROM ref_indicator"))
+    conn.execute(text("INSERT INTO ref_indicator (indicator_code, display_order, name_vi, short_name_vi, alias_of, "
+                      "ytd_method) VALUES (:code, :display_order, :name_vi, :short_name_vi, :alias_of, :ytd_method)"),
+                 [asdict(i) for i in catalogue.indicators.values()])
+    conn.execute(text("DELETE FROM ref_target"))
+    conn.execute(text("INSERT INTO ref_target (indicator_code, year, comparator, target_pct, stretch_pct) "
+                      "VALUES (:indicator_code, :year, :comparator, :target_pct, :stretch_pct)"),
+                 [asdict(t) for t in catalogue.targets.values()])
+    start, end = period.bounds(scheme)
+    conn.execute(text("DELETE FROM ref_period WHERE period = :period"), {"period": period.label})
+    conn.execute(text("INSERT INTO ref_period (period, period_scheme, period_start, period_end, deadline) "
+                      "VALUES (:period, :scheme, :start, :end, :deadline)"),
+                 {"period": period.label, "scheme": scheme, "start": start.isoformat(), "end": end.isoformat(),
+                  "deadline": period.deadline(scheme, settings.deadline_workdays).isoformat()})
+    conn.execute(text("DELETE FROM ref_period_unit_indicator WHERE period = :period"), {"period": period.label})
+    conn.execute(text("INSERT INTO ref_period_unit_indicator (period, unit_code, indicator_code) "
+                      "VALUES (:period, :unit, :indicator)"),
+                 [{"period": period.label, "unit": u.code, "indicator": i.code}
+                  for u in catalogue.units_in(period, scheme) for i in catalogue.applicable(u)])
+
+
+def load_period(settings: Settings, period: Period) -> dict:
+    """Staging → core for one period, in one transaction (a failure leaves the warehouse as it was)."""
+    catalogue = catalogue_of(settings)
+    prepare_warehouse(settings)
+    with transaction(settings.warehouse_url) as conn:
+        warehouse.lock_for_writing(conn)
+        _refresh_reference(conn, catalogue, period, settings)
+        execute_file(conn, "models/core_submission", period=period.label)
+        execute_file(conn, "models/core_unit_indicator", period=period.label)
+        counts = conn.execute(text(
+            "SELECT (SELECT COUNT(*) FROM core_submission WHERE period = :p), "
+            "(SELECT COUNT(*) FROM core_unit_indicator WHERE period = :p)"), {"p": period.label}).one()
+    summary = {"period": period.label, "submissions": counts[0], "figures": counts[1]}
+    log.info("loaded %s", summary)
+    return summary
+
+
+MART_MODELS = ("models/mart_unit_kpi_monthly", "models/mart_area_kpi_monthly", "models/mart_submission_status")
+
+
+def aggregate_period(settings: Settings, period: Period) -> dict:
+    """Core → marts for the period, and again for later periods of its year already aggregated
+    (their year-to-date totals include this month). One transaction."""
+    prepare_warehouse(settings)
+    with transaction(settings.warehouse_url) as conn:
+        warehouse.lock_for_writing(conn)
+        later = [r[0] for r in conn.execute(text(
+            "SELECT DISTINCT period FROM mart_area_kpi_monthly WHERE period > :p AND period <= :year_end "
+            "ORDER BY period"), {"p": period.label, "year_end": f"{period.year}-12"})]
+        for label in [period.label, *later]:
+            p = Period.parse(label)
+            for model in MART_MODELS:
+                execute_file(conn, model, period=p.label, year=p.year, year_start=p.year_to_date()[0].label)
+        status = {r[0]: r[1] for r in conn.execute(text(
+            "SELECT status, COUNT(*) FROM mart_submission_status WHERE period = :p GROUP BY status"),
+            {"p": period.label})}
+        area = conn.execute(text("SELECT COUNT(*), SUM(CASE WHEN meets_target THEN 1 ELSE 0 END) "
+                                 "FROM mart_area_kpi_monthly WHERE period = :p"), {"p": period.label}).one()
+    summary = {"period": period.label, "status": status, "indicators": area[0],
+               "indicators_meeting_target": int(area[1] or 0), "refreshed_later_periods": later}
+    log.info("aggregated %s", summary)
+    return summary
+
+
+def report_period(settings: Settings, period: Period) -> dict:
+    from .reports import write_monthly_report
+
+    catalogue = catalogue_of(settings)
+    with transaction(settings.warehouse_url) as conn:
+        return write_monthly_report(conn, period, settings, catalogue)
+
+
+def run_period(settings: Settings, period: Period) -> dict:
+    """The whole pipeline for one period (what `tthc run` does)."""
+    return {
+        "ingest": ingest_shared_drive(settings),
+        "validate": validate_period(settings, period),
+        "load": load_period(settings, period),
+        "aggregate": aggregate_period(settings, period),
+        "report": report_period(settings, period),
+    }

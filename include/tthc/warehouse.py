@@ -1,0 +1,141 @@
+"""The SQL warehouse: engine, versioned schema, and SQL models run from include/sql files."""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from .periods import LOCAL_TZ
+from .settings import SQL_DIR
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be reached or a load failed (it is left as it was)."""
+
+
+_STATEMENT_END = re.compile(r";\s*(?:\n|$)")
+
+
+def split_statements(sql: str) -> list[str]:
+    """Statements of a SQL file: each ends with ';' at the end of a line; comment-only chunks dropped."""
+    out = []
+    for chunk in _STATEMENT_END.split(sql):
+        body = "\n".join(line for line in chunk.splitlines() if not line.strip().startswith("--")).strip()
+        if body:
+            out.append(chunk.strip())
+    return out
+
+
+@lru_cache(maxsize=64)
+def read_sql(name: str) -> list[str]:
+    path = SQL_DIR / name
+    if not path.suffix:
+        path = path.with_suffix(".sql")
+    return split_statements(path.read_text(encoding="utf-8"))
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    """WAL + busy timeout so Airflow's parallel task processes share the file (see shared notes);
+    BEGIN IMMEDIATE so a writer waits for the lock instead of failing when it upgrades."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout = 120000")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # NullPool: no connection outlives its task, so no process keeps the file busy.
+        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 120})
+        _sqlite_setup(engine)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    return engine
+
+
+def now_local() -> str:
+    return datetime.now(LOCAL_TZ).isoformat(timespec="seconds")
+
+
+def execute_file(conn: Connection, name: str, **params) -> None:
+    """Run every statement of include/sql/<name>.sql with bound parameters."""
+    for statement in read_sql(name):
+        stmt = text(statement)
+        wanted = {k: v for k, v in params.items() if k in stmt.compile().params}
+        conn.execute(stmt, wanted)
+
+
+def query(conn: Connection, name: str, **params) -> list[dict]:
+    """Rows of the single SELECT in include/sql/<name>.sql, as dicts."""
+    (statement,) = read_sql(name)
+    result = conn.execute(text(statement), params)
+    return [dict(r._mapping) for r in result]
+
+
+@contextmanager
+def transaction(url: str) -> Iterator[Connection]:
+    """One transaction: all of it commits, or nothing does."""
+    try:
+        with get_engine(url).begin() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise WarehouseError(f"warehouse {_safe_url(url)}: {exc.__class__.__name__}: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+
+
+def _safe_url(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+def migrate(url: str) -> list[str]:
+    """Apply the versioned schema files (include/sql/schema/V*.sql) not yet applied; returns them."""
+    files = sorted((SQL_DIR / "schema").glob("V*.sql"), key=lambda p: int(p.name[1:].split("__")[0]))
+    applied_now = []
+    with transaction(url) as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"))
+    with transaction(url) as conn:
+        if conn.dialect.name == "postgresql":
+            # Concurrent first runs (parallel tasks) must not both apply the same file.
+            conn.execute(text("LOCK TABLE schema_version IN EXCLUSIVE MODE"))
+        done = {r[0] for r in conn.execute(text("SELECT version FROM schema_version"))}
+        for path in files:
+            version = path.stem
+            if version in done:
+                continue
+            execute_file(conn, f"schema/{path.name}")
+            conn.execute(text("INSERT INTO schema_version (version, applied_at) VALUES (:v, :t)"),
+                         {"v": version, "t": now_local()})
+            applied_now.append(version)
+    return applied_now
+
+
+def lock_for_writing(conn: Connection) -> None:
+    """Serialise loads of different periods: they share the reference tables. SQLite already
+    serialises writers (BEGIN IMMEDIATE); PostgreSQL takes a transaction-scoped advisory lock."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(724001)"))

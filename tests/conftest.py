@@ -1,0 +1,84 @@
+"""Shared fixtures. Airflow's settings are fixed here, before any test imports Airflow."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="tthc-airflow-"))
+os.environ.update({
+    "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
+    "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(_AIRFLOW_HOME / "logs"),
+})
+# Tests never read the developer's own data folder or settings.
+for _var in [v for v in os.environ if v.startswith("TTHC_")]:
+    del os.environ[_var]
+
+PG_ADMIN_URL = os.environ.get("TTHC_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's metadata DB (SQLite in a temp AIRFLOW_HOME), migrated once per session."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
+                   capture_output=True, env=os.environ.copy())
+    return _AIRFLOW_HOME
+
+
+@pytest.fixture
+def tthc_env(tmp_path, monkeypatch):
+    """A fresh, empty installation: every TTHC path under tmp_path."""
+    data = tmp_path / "data"
+    share = tmp_path / "share"
+    share.mkdir()
+    monkeypatch.setenv("TTHC_DATA_DIR", str(data))
+    monkeypatch.setenv("TTHC_SHARED_DRIVE", str(share))
+    from tthc.settings import Settings
+
+    return Settings.from_env()
+
+
+def _pg_available() -> bool:
+    from sqlalchemy import create_engine, text
+
+    try:
+        with create_engine(PG_ADMIN_URL).connect() as c:
+            c.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def pg_url():
+    """A new, empty PostgreSQL database on the local server, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    if not _pg_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (CI must not skip)")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+    name = f"tthc_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    from tthc.warehouse import get_engine
+
+    get_engine(url).dispose()
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
