@@ -1,0 +1,206 @@
+"""The monthly report: Word (Decree 30/2020 layout, from a docxtpl template) and Excel, per period."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+from io import BytesIO
+from pathlib import Path
+from typing import Iterator
+
+from docx.shared import Mm
+from docxtpl import DocxTemplate, InlineImage
+
+from ..catalogue import Catalogue
+from ..periods import Period
+from ..settings import Settings
+from .charts import indicator_chart
+from .data import DISCREPANCY_POINTS, ReportData, load_report_data
+from .excel import write_workbook
+from .formatting import (
+    STATUS_VI, floor1, local_datetime, reason_list, safe_text, target_text, verdict, vn_datetime, vn_int,
+    vn_number, vn_pct,
+)
+
+TEMPLATE = Path(__file__).with_name("templates") / "monthly_report.docx"
+
+
+def write_monthly_report(conn, period: Period, settings: Settings, catalogue: Catalogue) -> dict:
+    """Reads the marts for `period` and writes <reports_dir>/<period>/BaoCao_TTHC_<period>.docx and
+    .xlsx, both or neither (a failed run leaves any earlier report as it was)."""
+    started = time.perf_counter()
+    data = load_report_data(conn, period, settings, catalogue)
+    folder = Path(settings.reports_dir) / period.label
+    folder.mkdir(parents=True, exist_ok=True)
+    docx_path = folder / f"BaoCao_TTHC_{period.label}.docx"
+    xlsx_path = docx_path.with_suffix(".xlsx")
+    with staged(docx_path, xlsx_path) as (docx_tmp, xlsx_tmp):
+        render_docx(data, docx_tmp)
+        write_workbook(data, xlsx_tmp)
+    counts, verdicts = data.submission_counts, data.verdicts
+    return {
+        "period": period.label,
+        "docx": str(docx_path),
+        "xlsx": str(xlsx_path),
+        "indicators": len(data.area),
+        "indicators_met": verdicts[True],
+        "indicators_not_met": verdicts[False],
+        "units_below_target": len({r["unit_code"] for r in data.below_target}),
+        "discrepancies": len(data.discrepancies),
+        "submissions": {status: counts[status] for status in (*STATUS_VI, "unexpected")},
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+@contextmanager
+def staged(*finals: Path) -> Iterator[list[Path]]:
+    """Temporary paths beside `finals` (same folder, so the rename is atomic), moved into place
+    only when the block succeeds and removed in any case."""
+    temps = [f.with_name(f".{f.name}.{os.getpid()}.tmp") for f in finals]
+    try:
+        yield temps
+        for temp, final in zip(temps, finals):
+            os.replace(temp, final)
+    finally:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
+
+
+def render_docx(data: ReportData, path: Path) -> None:
+    template = DocxTemplate(TEMPLATE)
+    chart_rows = [r for r in data.area if not r["alias_of"]]
+    context = {
+        "issue_year": data.issue_year,
+        "year": data.period.year,
+        "month_label": data.month_label,
+        "period_text": data.period_text,
+        "summary": summary_paragraphs(data),
+        "indicators": [_indicator_row(i, r) for i, r in enumerate(data.area, 1)],
+        "table_note": _table_note(data),
+        "below": [_below_row(i, r) for i, r in enumerate(data.below_target, 1)],
+        "discrepancy_points": vn_number(DISCREPANCY_POINTS),
+        "discrepancies": [_discrepancy_row(i, r) for i, r in enumerate(data.discrepancies, 1)],
+        "submission_text": submission_sentence(data),
+        "submissions": [_submission_row(i, r) for i, r in enumerate(_noteworthy(data.submissions), 1)],
+        "chart": InlineImage(template, BytesIO(indicator_chart(chart_rows)), width=Mm(160)),
+        "chart_caption": f"Tỷ lệ thực hiện các chỉ tiêu của huyện tháng {data.month_label} so với kế hoạch",
+    }
+    # autoescape: file names and reasons may hold '<' or '&', which would break the XML.
+    template.render(context, autoescape=True)
+    template.save(path)
+
+
+def _indicator_row(stt: int, r: dict) -> dict:
+    return {
+        "stt": stt, "code": r["indicator_code"],
+        "name": f"{r['short_name']}\n({r['units_reported']}/{r['units_expected']} đơn vị báo cáo)",
+        "num": vn_int(r["numerator"]), "den": vn_int(r["denominator"]),
+        "month": vn_pct(r["value_pct"], r["reported"]), "ytd": vn_pct(r["ytd_value_pct"], r["reported"]),
+        "target": target_text(r["comparator"], r["target_pct"]), "verdict": verdict(r["meets_target"]),
+    }
+
+
+def _below_row(stt: int, r: dict) -> dict:
+    return {
+        "stt": stt, "unit": r["unit_name"], "indicator": f"{r['indicator_code']} {r['short_name']}",
+        "counts": f"{vn_int(r['numerator'])}/{vn_int(r['denominator'])}", "value": vn_pct(r["value_pct"]),
+        "target": target_text(r["comparator"], r["target_pct"]),
+    }
+
+
+def _discrepancy_row(stt: int, r: dict) -> dict:
+    def figure(prefix: str) -> str:
+        return (f"{vn_pct(r[prefix + '_value_pct'])} "
+                f"({vn_int(r[prefix + '_numerator'])}/{vn_int(r[prefix + '_denominator'])})")
+
+    gap = abs(r["reported_value_pct"] - r["portal_value_pct"])
+    return {"stt": stt, "unit": r["unit_name"], "code": r["indicator_code"], "reported": figure("reported"),
+            "portal": figure("portal"), "gap": f"{vn_number(gap)} điểm %"}
+
+
+def _noteworthy(submissions: list[dict]) -> list[dict]:
+    """Section III lists every submission that was not simply on time, or that carries a note."""
+    return [s for s in submissions if s["status"] != "on_time" or s["reasons"]]
+
+
+def _submission_row(stt: int, s: dict) -> dict:
+    name = safe_text(s["unit_name"]) or "Không xác định đơn vị"
+    return {
+        "stt": stt, "unit": f"{name} ({safe_text(s['unit_code'])})" if s["unit_code"] else name,
+        "status": STATUS_VI.get(s["status"], safe_text(s["status"])),
+        "received": vn_datetime(s["received_at"]), "file": safe_text(s["file"]),
+        "reasons": "\n".join(reason_list(s["reasons"])),
+    }
+
+
+def _table_note(data: ReportData) -> str:
+    aliases = "".join(f" {r['indicator_code']} là số liệu của {r['alias_of']}." for r in data.area if r["alias_of"])
+    return ("Ghi chú: tỷ lệ của huyện = tổng tử số/tổng mẫu số của các đơn vị; “không phát sinh”: mẫu số "
+            "bằng 0, không đánh giá; ✓ đạt, ✗ chưa đạt, — không đánh giá. Lũy kế tính từ đầu năm "
+            f"{data.period.year}.{aliases}")
+
+
+def _rate_phrase(r: dict) -> str:
+    """'tỷ lệ hồ sơ trực tuyến' from the short name; 'Mức độ hài lòng' is not a rate of anything."""
+    name = r["short_name"]
+    if name[1:2].islower():  # keep acronyms such as 'DVC' as written
+        name = name[0].lower() + name[1:]
+    return f"tỷ lệ {name}" if r["name_vi"].startswith("Tỷ lệ") else name
+
+
+def _result_phrase(r: dict) -> str:
+    """'tỷ lệ hồ sơ trực tuyến đạt 62,4%, vượt chỉ tiêu 12,4 điểm %' (compared as displayed)."""
+    subject = _rate_phrase(r)
+    if r["value_pct"] is None:
+        return f"{subject} {vn_pct(None, r['reported'])}"
+    text = f"{subject} đạt {vn_pct(r['value_pct'])}"
+    if r["meets_target"] is None:
+        return text
+    gap = floor1(r["value_pct"]) - r["target_pct"]
+    if r["meets_target"] is False:
+        return f"{text}, thấp hơn chỉ tiêu {vn_number(-gap)} điểm %"
+    return f"{text}, vượt chỉ tiêu {vn_number(gap)} điểm %" if gap > 0 else f"{text}, đạt chỉ tiêu"
+
+
+def _sentence(phrases: list[str], lead: str = "") -> str:
+    text = lead + "; ".join(phrases)
+    return text[0].upper() + text[1:] + "."
+
+
+def summary_paragraphs(data: ReportData) -> list[str]:
+    """The results in words: how many indicators met target, the plan's headline indicators (those
+    with a stretch goal) and every indicator below target."""
+    if not data.area:
+        return ["Chưa có số liệu tổng hợp của kỳ báo cáo."]
+    not_arising = sum(r["value_pct"] is None and r["reported"] for r in data.area)
+    no_data = sum(not r["reported"] for r in data.area)
+    counts = (f"Trong {len(data.area)} chỉ tiêu, {data.verdicts[True]} chỉ tiêu đạt kế hoạch, "
+              f"{data.verdicts[False]} chỉ tiêu chưa đạt")
+    if not_arising:
+        counts += f", {not_arising} chỉ tiêu không phát sinh (không đánh giá)"
+    if no_data:
+        counts += f", {no_data} chỉ tiêu chưa có đơn vị nào báo cáo"
+    paragraphs = [counts + "."]
+    distinct = [r for r in data.area if not r["alias_of"]]
+    headline = [_result_phrase(r) for r in distinct if r["stretch_pct"] is not None and r["meets_target"] is not False]
+    if headline:
+        paragraphs.append(_sentence(headline))
+    below = [_result_phrase(r) for r in distinct if r["meets_target"] is False]
+    if below:
+        paragraphs.append(_sentence(below, lead="Các chỉ tiêu chưa đạt: "))
+    return paragraphs
+
+
+def submission_sentence(data: ReportData) -> str:
+    counts = data.submission_counts
+    expected = sum(counts[s] for s in STATUS_VI)
+    text = (f"{counts['on_time']}/{expected} đơn vị gửi báo cáo đúng hạn, {counts['late']} đơn vị gửi muộn, "
+            f"{counts['missing']} đơn vị chưa gửi, {counts['rejected']} báo cáo bị từ chối")
+    if counts["unexpected"]:
+        text += f"; ngoài ra {counts['unexpected']} tệp bị từ chối không thuộc đơn vị nào phải báo cáo"
+    deadline = next((s["deadline"] for s in data.submissions if s["deadline"]), None)
+    if deadline:  # stored as the exclusive end of the window: the day before is the last day
+        text += f". Hạn gửi báo cáo: hết ngày {local_datetime(deadline) - timedelta(seconds=1):%d/%m/%Y}"
+    return text + "."
