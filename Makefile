@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 export TTHC_DATA_DIR ?= $(CURDIR)/data
 
 .PHONY: install demo test bench airflow-ui clean
@@ -17,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m tthc.demo_run
+	$(BIN)/python scripts/demo.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
@@ -25,8 +28,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_pipeline.py
 
+# The Airflow UI on http://localhost:8080 over the demo's runs (admin password: $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated).
 airflow-ui: $(STAMP)
-	$(BIN)/airflow standalone
+	TTHC_DATA_DIR=$(TTHC_DATA_DIR)/demo TTHC_SHARED_DRIVE=$(TTHC_DATA_DIR)/demo/shared_drive $(BIN)/airflow standalone
 
 clean:
 	rm -rf $(VENV) .airflow data .pytest_cache

@@ -1,0 +1,76 @@
+"""What the DAG files share: settings from Airflow variables/connections, and the period of a run.
+
+Kept out of the `tthc` package, which never imports Airflow; installed beside it by pyproject.toml.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Asset
+
+OWNER = "tthc-ops"
+MARTS_ASSET = Asset("tthc_marts")
+DEFAULT_ARGS = {
+    "owner": OWNER,
+    "retries": 2,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+}
+
+# Airflow variable → Settings field. Unset variables fall back to the TTHC_* environment.
+VARIABLES = {
+    "tthc_shared_drive": "shared_drive",
+    "tthc_archive_dir": "archive_dir",
+    "tthc_reports_dir": "reports_dir",
+    "tthc_period_scheme": "period_scheme",
+    "tthc_deadline_workdays": "deadline_workdays",
+}
+WAREHOUSE_CONN_ID = "tthc_warehouse"
+
+
+def task_settings():
+    """Settings for a running task: Airflow variables and the `tthc_warehouse` connection win."""
+    from pathlib import Path
+
+    from airflow.sdk import Connection, Variable
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from tthc.settings import Settings
+
+    overrides = {}
+    for var, field in VARIABLES.items():
+        value = Variable.get(var, default=None)
+        if value not in (None, ""):
+            overrides[field] = int(value) if field == "deadline_workdays" else (
+                Path(value) if field.endswith(("_drive", "_dir")) else value)
+    try:
+        conn = Connection.get(WAREHOUSE_CONN_ID)
+    except AirflowNotFoundException:
+        conn = None
+    if conn is not None:
+        overrides["warehouse_url"] = warehouse_url(conn)
+    return Settings.from_env(**overrides)
+
+
+def warehouse_url(conn) -> str:
+    """SQLAlchemy URL of a connection: extra {"url": ...} wins, else a postgres connection's parts."""
+    from sqlalchemy.engine import URL
+
+    extra = conn.extra_dejson or {}
+    if extra.get("url"):
+        return extra["url"]
+    return URL.create("postgresql+psycopg2", username=conn.login or None, password=conn.password or None,
+                      host=conn.host or None, port=conn.port or None,
+                      database=conn.schema or None).render_as_string(hide_password=False)
+
+
+def run_period(context) -> "Period":  # noqa: F821 - tthc is imported lazily to keep parsing fast
+    """The reporting period of a run: `period` in the run's conf, else its data interval."""
+    from tthc.periods import Period
+
+    conf = (context["dag_run"].conf or {}) if context.get("dag_run") else {}
+    label = conf.get("period") or (context.get("params") or {}).get("period")
+    if label:
+        return Period.parse(label)
+    return Period.for_interval(context["data_interval_start"], context["data_interval_end"])
