@@ -30,6 +30,8 @@ def main() -> int:
     os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
     os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(ROOT / "plugins"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    # Task logs stay in Airflow (visible in the UI); the terminal gets one line per period.
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
     from tthc.catalogue import Catalogue
     from tthc.demo_data import generate_shared_drive
