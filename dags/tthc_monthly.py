@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
 
-from tthc_airflow import DEFAULT_ARGS, MARTS_ASSET, run_period, task_settings
+from tthc_airflow import DEFAULT_ARGS, MARTS_ASSET, period_param, run_period, task_settings
 
 LOCAL_TZ = "Asia/Ho_Chi_Minh"
 # Decree 09 periods run 15th → 15th (period 2025-03 = 15/02–14/03); calendar months 1st → 1st.
@@ -41,8 +41,7 @@ Re-running a period is always safe: each step replaces that period's rows.
     default_args=DEFAULT_ARGS,
     tags=["tthc", "shared-drive", "monthly"],
     doc_md=DOC,
-    params={"period": Param(None, type=["null", "string"], pattern=r"^\d{4}-\d{2}$",
-                            description="Kỳ báo cáo YYYY-MM (để trống: kỳ của khoảng dữ liệu)")},
+    params={"period": period_param("kỳ của khoảng dữ liệu")},
 )
 def tthc_monthly_shared_drive():
     @task

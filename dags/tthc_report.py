@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
-from tthc_airflow import DEFAULT_ARGS, MARTS_ASSET, task_settings
+from tthc_airflow import DEFAULT_ARGS, MARTS_ASSET, period_param, requested_period, task_settings
 
 DOC = """
 ### Báo cáo tháng — Word và Excel
@@ -23,16 +23,14 @@ Writes `BaoCao_TTHC_<period>.docx` and `.xlsx` under `TTHC_REPORTS_DIR/<period>/
     default_args=DEFAULT_ARGS,
     tags=["tthc", "report", "monthly"],
     doc_md=DOC,
-    params={"period": Param(None, type=["null", "string"], pattern=r"^\d{4}-\d{2}$",
-                            description="Kỳ báo cáo YYYY-MM (để trống: kỳ trong sự kiện tthc_marts)")},
+    params={"period": period_param("kỳ trong sự kiện tthc_marts")},
 )
 def tthc_monthly_report():
     @task
     def periods_to_report() -> list[str]:
         context = get_current_context()
-        conf = context["dag_run"].conf or {}
-        if conf.get("period") or context["params"].get("period"):
-            return [conf.get("period") or context["params"]["period"]]
+        if label := requested_period(context):
+            return [label]
         events = context["triggering_asset_events"].get(MARTS_ASSET, [])
         periods = sorted({e.extra["period"] for e in events if e.extra.get("period")})
         if not periods:

@@ -317,7 +317,8 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "TTHC_", "COMPOSE_"))}
 
 
-def test_docker_compose_validates_the_file():
+def compose_config(env_file: Path) -> subprocess.CompletedProcess:
+    """`docker-compose config -q` with an env file; missing binary: skip, but fail under CI."""
     command = compose_command()
     if command is None:
         message = (
@@ -327,32 +328,21 @@ def test_docker_compose_validates_the_file():
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    result = subprocess.run(
-        [*command, "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE_FILE), "config", "-q"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=clean_env(),
+    return subprocess.run(
+        [*command, "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config", "-q"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=clean_env(),
     )
+
+
+def test_docker_compose_validates_the_file():
+    result = compose_config(ENV_EXAMPLE)
     assert result.returncode == 0, result.stderr
 
 
 def test_docker_compose_refuses_to_run_without_secrets(tmp_path):
     """With no .env, the `${VAR:?...}` secrets stop compose instead of starting with blanks."""
-    command = compose_command()
-    if command is None:
-        pytest.skip("docker-compose not found (Debian package `docker-compose`)")
     empty_env = tmp_path / "empty.env"
     empty_env.write_text("")
-    env = clean_env()
-    result = subprocess.run(
-        [*command, "--env-file", str(empty_env), "-f", str(COMPOSE_FILE), "config", "-q"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    result = compose_config(empty_env)
     assert result.returncode != 0
     assert "in .env" in result.stderr

@@ -65,12 +65,25 @@ def warehouse_url(conn) -> str:
                       database=conn.schema or None).render_as_string(hide_password=False)
 
 
+def period_param(when_empty: str):
+    """The optional `period` every TTHC DAG accepts in its conf (a manual re-run of a period)."""
+    from airflow.sdk import Param
+
+    return Param(None, type=["null", "string"], pattern=r"^\d{4}-\d{2}$",
+                 description=f"Kỳ báo cáo YYYY-MM (để trống: {when_empty})")
+
+
+def requested_period(context) -> str | None:
+    """The period named in the run's conf or params, if any."""
+    conf = (context["dag_run"].conf or {}) if context.get("dag_run") else {}
+    return conf.get("period") or (context.get("params") or {}).get("period")
+
+
 def run_period(context) -> "Period":  # noqa: F821 - tthc is imported lazily to keep parsing fast
     """The reporting period of a run: `period` in the run's conf, else its data interval."""
     from tthc.periods import Period
 
-    conf = (context["dag_run"].conf or {}) if context.get("dag_run") else {}
-    label = conf.get("period") or (context.get("params") or {}).get("period")
+    label = requested_period(context)
     if label:
         return Period.parse(label)
     return Period.for_interval(context["data_interval_start"], context["data_interval_end"])
