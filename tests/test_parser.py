@@ -216,6 +216,14 @@ def test_formula_without_cached_value_is_rejected(tmp_path):
         "Ô D12: công thức chưa có giá trị tính sẵn; hãy mở tệp bằng Excel, lưu lại rồi gửi"]
 
 
+def test_uncached_rate_formula_skips_the_rate_check_with_a_warning(tmp_path):
+    # The rate is optional: a formula saved by a library (no cached value) must not reject the file.
+    path = save(report_book(data=[[1, "NQ01-1", "", 30, 40, "=D12/E12*100", None]]), tmp_path)
+    sub = parse_submission(path)
+    assert [(r.numerator_text, r.denominator_text, r.rate, r.rate_text) for r in sub.rows] == [("30", "40", None, "")]
+    assert sub.warnings == ["Ô F12: công thức tỷ lệ chưa có giá trị tính sẵn; tỷ lệ không được đối chiếu"]
+
+
 def test_formula_whose_result_is_empty_text_is_blank(tmp_path):
     # A template's rate formula =IF(E12=0,"",...) copied below the table; Excel caches "" as t="str", <v></v>.
     formula = '=IF(E{0}=0,"",D{0}/E{0}*100)'

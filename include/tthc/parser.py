@@ -374,7 +374,12 @@ class _Sheet:
             cells = {name: f"{get_column_letter(c)}{r}" for name, c in columns.items()}
             for name in _CELL_COLUMNS:
                 if name in columns and self.uncached(r, columns[name]):
-                    reasons.append(_UNCACHED.format(f"Ô {cells[name]}"))
+                    if name == "rate":
+                        # The rate is optional and only cross-checked: without a value, skip the check.
+                        warn.append(f"Ô {cells[name]}: công thức tỷ lệ chưa có giá trị tính sẵn; "
+                                    "tỷ lệ không được đối chiếu")
+                    else:
+                        reasons.append(_UNCACHED.format(f"Ô {cells[name]}"))
             values = {name: self.value(r, c) for name, c in columns.items()}
             rows.append(_make_row(r, values, cells, reasons))
         return list(columns), rows
