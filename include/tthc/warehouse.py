@@ -22,17 +22,23 @@ class WarehouseError(RuntimeError):
     """The warehouse cannot be reached or a load failed (it is left as it was)."""
 
 
-_STATEMENT_END = re.compile(r";\s*(?:\n|$)")
-
-
 def split_statements(sql: str) -> list[str]:
-    """Statements of a SQL file: each ends with ';' at the end of a line; comment-only chunks dropped."""
-    out = []
-    for chunk in _STATEMENT_END.split(sql):
-        body = "\n".join(line for line in chunk.splitlines() if not line.strip().startswith("--")).strip()
-        if body:
-            out.append(chunk.strip())
-    return out
+    """Statements of a SQL file: each ends with ';' at the end of a line, outside a $$ body
+    (PostgreSQL DO blocks); comment-only chunks are dropped."""
+    out, current, in_body = [], [], False
+    for line in sql.splitlines():
+        current.append(line)
+        in_body ^= line.count("$$") % 2 == 1
+        if not in_body and line.rstrip().endswith(";"):
+            out.append("\n".join(current))
+            current = []
+    out.append("\n".join(current))
+    statements = []
+    for chunk in out:
+        code = [ln for ln in chunk.splitlines() if ln.strip() and not ln.strip().startswith("--")]
+        if code:
+            statements.append(chunk.strip().removesuffix(";"))
+    return statements
 
 
 @lru_cache(maxsize=64)
@@ -113,12 +119,14 @@ def _safe_url(url: str) -> str:
 
 
 def migrate(url: str) -> list[str]:
-    """Apply the versioned schema files (include/sql/schema/V*.sql) not yet applied; returns them."""
-    files = sorted((SQL_DIR / "schema").glob("V*.sql"), key=lambda p: int(p.name[1:].split("__")[0]))
+    """Apply the versioned schema files (include/sql/schema/[<dialect>/]V*.sql) not yet applied."""
     applied_now = []
     with transaction(url) as conn:
         conn.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"))
     with transaction(url) as conn:
+        # Portable files, then those for this engine only (schema/<dialect>/), in version order.
+        files = sorted([*(SQL_DIR / "schema").glob("V*.sql"), *(SQL_DIR / "schema" / conn.dialect.name).glob("V*.sql")],
+                       key=lambda p: int(p.name[1:].split("__")[0]))
         if conn.dialect.name == "postgresql":
             # Concurrent first runs (parallel tasks) must not both apply the same file.
             conn.execute(text("LOCK TABLE schema_version IN EXCLUSIVE MODE"))
@@ -127,7 +135,7 @@ def migrate(url: str) -> list[str]:
             version = path.stem
             if version in done:
                 continue
-            execute_file(conn, f"schema/{path.name}")
+            execute_file(conn, str(path.relative_to(SQL_DIR)))
             conn.execute(text("INSERT INTO schema_version (version, applied_at) VALUES (:v, :t)"),
                          {"v": version, "t": now_local()})
             applied_now.append(version)
