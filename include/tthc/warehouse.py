@@ -122,14 +122,12 @@ def migrate(url: str) -> list[str]:
     """Apply the versioned schema files (include/sql/schema/[<dialect>/]V*.sql) not yet applied."""
     applied_now = []
     with transaction(url) as conn:
+        # Parallel first runs must not race on the DDL: writers queue (SQLite) or take the lock (PostgreSQL).
+        lock_for_writing(conn)
         conn.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"))
-    with transaction(url) as conn:
         # Portable files, then those for this engine only (schema/<dialect>/), in version order.
         files = sorted([*(SQL_DIR / "schema").glob("V*.sql"), *(SQL_DIR / "schema" / conn.dialect.name).glob("V*.sql")],
                        key=lambda p: int(p.name[1:].split("__")[0]))
-        if conn.dialect.name == "postgresql":
-            # Concurrent first runs (parallel tasks) must not both apply the same file.
-            conn.execute(text("LOCK TABLE schema_version IN EXCLUSIVE MODE"))
         done = {r[0] for r in conn.execute(text("SELECT version FROM schema_version"))}
         for path in files:
             version = path.stem
