@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+from datetime import timedelta
+
+from airflow.sdk import CronDataIntervalTimetable, PokeReturnValue, dag, get_current_context, task
 
 from tthc_airflow import DEFAULT_ARGS, MARTS_ASSET, period_param, run_period, task_settings
 
@@ -21,6 +23,10 @@ One run per reporting period; the run's data interval **is** the period (Decree 
 the previous month 00:00 to the 14th 23:59:59, Asia/Ho_Chi_Minh; `TTHC_PERIOD_SCHEME=calendar`
 switches to calendar months). A manual run can name another period with conf `{"period": "2025-03"}`.
 
+0. `wait_for_submissions` — until the submission deadline (`TTHC_DEADLINE_WORKDAYS` working days after
+   the period's last day) checks the share every hour in reschedule mode (no worker is held) and logs
+   who is still missing; at the deadline it goes on with what arrived (the rest are `missing`).
+   Files arriving later are `late`; `tthc_watch_shared_drive` re-runs their period.
 1. `ingest_shared_drive` — records every file on the share, archives and parses new content versions.
 2. `validate_submissions` — runs the Great Expectations suite `submission_rows` on the period's files;
    rejected files get Vietnamese reasons naming the cell (`tthc status --period ...`).
@@ -44,8 +50,15 @@ Re-running a period is always safe: each step replaces that period's rows.
     params={"period": period_param("kỳ của khoảng dữ liệu")},
 )
 def tthc_monthly_shared_drive():
+    @task.sensor(mode="reschedule", poke_interval=timedelta(hours=1), timeout=timedelta(days=21))
+    def wait_for_submissions() -> PokeReturnValue:
+        from tthc.pipeline import submission_progress
+
+        progress = submission_progress(task_settings(), run_period(get_current_context()))
+        return PokeReturnValue(is_done=not progress["missing"] or progress["deadline_passed"], xcom_value=progress)
+
     @task
-    def ingest_shared_drive() -> dict:
+    def ingest_shared_drive(_progress: dict) -> dict:
         from tthc.pipeline import ingest_shared_drive as ingest
 
         return ingest(task_settings())
@@ -73,7 +86,7 @@ def tthc_monthly_shared_drive():
         context["outlet_events"][MARTS_ASSET].extra = {"period": period.label}
         return summary
 
-    aggregate_marts(load_warehouse(validate_submissions(ingest_shared_drive())))
+    aggregate_marts(load_warehouse(validate_submissions(ingest_shared_drive(wait_for_submissions()))))
 
 
 tthc_monthly_shared_drive()

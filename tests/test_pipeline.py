@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 from sqlalchemy import text
 
 from drive import set_mtime, write_csv
 from tthc import pipeline
-from tthc.periods import Period
+from tthc.periods import LOCAL_TZ, Period
 from tthc.warehouse import WarehouseError, transaction
 
 MAR = Period(2025, 3)
@@ -247,3 +248,23 @@ def _comparable(rs):
             return round(v, 9)
         return v
     return sorted(json.dumps({k: norm(v) for k, v in r.items()}, sort_keys=True, default=str) for r in rs)
+
+
+def test_progress_lists_missing_units_until_the_deadline(march_drive):
+    before = pipeline.submission_progress(march_drive, MAR, now=datetime(2025, 3, 19, 23, 0, tzinfo=LOCAL_TZ))
+    assert (before["expected"], before["received"], before["deadline_passed"]) == (30, 3, False)
+    assert ["VL-YT", "Phòng Y tế"] in before["missing"] and ["VL-TP", "Phòng Tư pháp"] in before["missing"]
+    assert before["deadline"] == "2025-03-20T00:00:00+07:00"
+    after = pipeline.submission_progress(march_drive, MAR, now=datetime(2025, 3, 20, 0, 0, tzinfo=LOCAL_TZ))
+    assert after["deadline_passed"] is True
+
+
+def test_a_late_or_corrected_file_reruns_only_its_already_reported_period(march_drive):
+    run(march_drive, MAR)
+    assert pipeline.periods_to_rerun(march_drive) == []
+    share = march_drive.shared_drive
+    write_csv(share, "2025-03/VL-YT.csv", "VL-YT", "2025-03", [("NQ01-3", 5, 5)], mtime="2025-03-25 08:00")
+    write_csv(share, "2025-04/VL-YT.csv", "VL-YT", "2025-04", [("NQ01-3", 5, 5)], mtime="2025-04-10 08:00")
+    assert pipeline.periods_to_rerun(march_drive) == ["2025-03"]  # April has not been reported yet
+    run(march_drive, MAR)
+    assert status(march_drive, MAR)["VL-YT"]["status"] == "late"

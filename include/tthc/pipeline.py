@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict
+from datetime import datetime
 
 from sqlalchemy import text
 
 from . import warehouse
 from .catalogue import Catalogue
 from .discovery import FileChangedError, archive_copy, scan
-from .periods import Period
+from .periods import LOCAL_TZ, Period
 from .settings import Settings
 from .warehouse import execute_file, now_local, transaction
 
@@ -256,6 +257,36 @@ def aggregate_period(settings: Settings, period: Period) -> dict:
                "indicators_meeting_target": int(area[1] or 0), "refreshed_later_periods": later}
     log.info("aggregated %s", summary)
     return summary
+
+
+# --- waiting for submissions and late files ----------------------------------------------------
+
+
+def submission_progress(settings: Settings, period: Period, now: datetime | None = None) -> dict:
+    """Which units that must report have a valid submission so far, and whether the deadline passed."""
+    ingest_shared_drive(settings)
+    validate_period(settings, period)
+    catalogue = catalogue_of(settings)
+    with transaction(settings.warehouse_url) as conn:
+        received = {r["unit_code"] for r in warehouse.query(conn, "queries/units_with_valid_submission",
+                                                           period=period.label)}
+    expected = catalogue.units_in(period, settings.period_scheme)
+    missing = [[u.code, u.name] for u in expected if u.code not in received]
+    deadline = period.deadline(settings.period_scheme, settings.deadline_workdays)
+    now = now or datetime.now(LOCAL_TZ)
+    progress = {"period": period.label, "expected": len(expected), "received": len(expected) - len(missing),
+                "missing": missing, "deadline": deadline.isoformat(), "deadline_passed": now >= deadline}
+    log.info("submissions for %s: %d/%d, deadline %s; missing: %s", period.label, progress["received"],
+             progress["expected"], deadline.isoformat(), ", ".join(code for code, _ in missing) or "none")
+    return progress
+
+
+def periods_to_rerun(settings: Settings) -> list[str]:
+    """Periods already aggregated for which a new or changed file has arrived (late or corrected)."""
+    new = set(ingest_shared_drive(settings)["periods"])
+    with transaction(settings.warehouse_url) as conn:
+        done = {r["period"] for r in warehouse.query(conn, "queries/aggregated_periods")}
+    return sorted(new & done)
 
 
 def report_period(settings: Settings, period: Period) -> dict:

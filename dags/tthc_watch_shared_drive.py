@@ -1,0 +1,43 @@
+"""Late and corrected submissions: re-run the periods they belong to, and only those."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import dag, task
+
+from tthc_airflow import DEFAULT_ARGS, task_settings
+
+DOC = """
+### Theo dõi thư mục dùng chung — báo cáo muộn, báo cáo sửa đổi
+
+Every 30 minutes: records new or changed files on the share (the same ingest as the monthly DAG).
+For each period that was already aggregated and reported and now has a new file version (a late
+submission, or a unit's correction), it triggers `tthc_monthly_shared_drive` with conf
+`{"period": "YYYY-MM"}`: that period alone is validated, loaded, aggregated and reported again.
+"""
+
+
+@dag(
+    dag_id="tthc_watch_shared_drive",
+    schedule="*/30 * * * *",
+    start_date=pendulum.datetime(2025, 1, 1, tz="Asia/Ho_Chi_Minh"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["tthc", "shared-drive", "late-files"],
+    doc_md=DOC,
+)
+def tthc_watch_shared_drive():
+    @task
+    def periods_with_new_files() -> list[dict]:
+        from tthc.pipeline import periods_to_rerun
+
+        return [{"period": p} for p in periods_to_rerun(task_settings())]
+
+    TriggerDagRunOperator.partial(
+        task_id="rerun_period", trigger_dag_id="tthc_monthly_shared_drive",
+    ).expand(conf=periods_with_new_files())
+
+
+tthc_watch_shared_drive()

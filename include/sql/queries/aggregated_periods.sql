@@ -1,0 +1,1 @@
+SELECT DISTINCT period FROM mart_area_kpi_monthly ORDER BY period;
