@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-
-import pendulum
 from datetime import timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, PokeReturnValue, dag, get_current_context, task
+import pendulum
+from airflow.sdk import PokeReturnValue, dag, get_current_context, task
+from tthc_timetables import ReportingPeriodTimetable  # plugins/, registered by its plugin
 
 from tthc_airflow import DEFAULT_ARGS, MARTS_ASSET, period_param, run_period, task_settings
 
 LOCAL_TZ = "Asia/Ho_Chi_Minh"
-# Decree 09 periods run 15th → 15th (period 2025-03 = 15/02–14/03); calendar months 1st → 1st.
-CRON_BY_SCHEME = {"decree09": "0 0 15 * *", "calendar": "0 0 1 * *"}
 SCHEME = os.environ.get("TTHC_PERIOD_SCHEME") or "decree09"
 
 DOC = """
@@ -40,7 +38,8 @@ Re-running a period is always safe: each step replaces that period's rows.
 
 @dag(
     dag_id="tthc_monthly_shared_drive",
-    schedule=CronDataIntervalTimetable(CRON_BY_SCHEME[SCHEME], timezone=LOCAL_TZ),
+    # The run's data interval is the period: Decree 09 15th → 14th (2025-03 = 15/02–14/03), or calendar months.
+    schedule=ReportingPeriodTimetable("month", scheme=SCHEME, tz=LOCAL_TZ),
     start_date=pendulum.datetime(2024, 12, 15 if SCHEME == "decree09" else 1, tz=LOCAL_TZ),
     catchup=True,
     max_active_runs=3,
