@@ -1,4 +1,4 @@
-"""Monthly TTHC indicators from the shared drive: ingest → validate → load → aggregate."""
+"""Monthly TTHC indicators: shared drive and portal → validate → load → aggregate."""
 
 from __future__ import annotations
 
@@ -6,13 +6,20 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import PokeReturnValue, dag, get_current_context, task
+from airflow.sdk import (AsyncCallback, DeadlineAlert, DeadlineReference, PokeReturnValue, dag,
+                        get_current_context, task)
 from tthc_timetables import ReportingPeriodTimetable  # plugins/, registered by its plugin
 
-from tthc_airflow import DEFAULT_ARGS, MARTS_ASSET, period_param, run_period, task_settings
+from tthc_airflow import DEFAULT_ARGS, MARTS_ASSET, PORTAL_POOL, period_param, run_period, task_settings
+from tthc_airflow.notifiers import deadline_alert_callback
 
 LOCAL_TZ = "Asia/Ho_Chi_Minh"
 SCHEME = os.environ.get("TTHC_PERIOD_SCHEME") or "decree09"
+# A run queued on the 15th waits for submissions until the 20th at the latest; a run still unfinished
+# this many days after it was queued gets a Deadline Alert. Set in production (docker-compose): Airflow
+# 3.3.2's dag.test() fails on DAGs with a deadline (it looks the alert up by its unserialized form),
+# so the demo and the tests, which run DAGs with dag.test(), leave it unset.
+RUN_DEADLINE_DAYS = os.environ.get("TTHC_RUN_DEADLINE_DAYS")
 
 DOC = """
 ### Chỉ tiêu cải cách TTHC hằng tháng — thư mục dùng chung
@@ -29,8 +36,18 @@ switches to calendar months). A manual run can name another period with conf `{"
 2. `validate_submissions` — runs the Great Expectations suite `submission_rows` on the period's files;
    rejected files get Vietnamese reasons naming the cell (`tthc status --period ...`).
 3. `load_warehouse` — the newest valid file per unit → core tables (one transaction).
-4. `aggregate_marts` — the public marts (one transaction); updates the `tthc_marts` asset, which
+4. `fetch_portal_unit` (one mapped task per unit, pool `tthc_portal`) — the unit's dossiers from the
+   provincial portal, personal data dropped at the edge, checked by the `dossier_batch` suite and
+   loaded whole or not at all; a quarantined unit fails its own task only. Skipped (one notice)
+   when no portal is configured (connection `tthc_portal` or `TTHC_PORTAL_URL`).
+5. `compute_portal_indicators` → `reconcile_sources` — dossier-based figures (`source = 'portal'`),
+   and self-reports more than 5 points away from them.
+6. `aggregate_marts` — the public marts (one transaction); updates the `tthc_marts` asset, which
    triggers `tthc_monthly_report` for the period.
+
+Alerts (connections `tthc_smtp`, `tthc_webhook`): any task failure; units still missing at the
+submission deadline (scheduled runs only); and, with `TTHC_RUN_DEADLINE_DAYS` set, a Deadline
+Alert when a run has not finished that many days after it was queued.
 
 Re-running a period is always safe: each step replaces that period's rows.
 """
@@ -44,7 +61,11 @@ Re-running a period is always safe: each step replaces that period's rows.
     catchup=True,
     max_active_runs=3,
     default_args=DEFAULT_ARGS,
-    tags=["tthc", "shared-drive", "monthly"],
+    deadline=DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT,
+                           interval=timedelta(days=float(RUN_DEADLINE_DAYS)),
+                           callback=AsyncCallback(deadline_alert_callback, kwargs={"scheme": SCHEME}),
+                           ) if RUN_DEADLINE_DAYS else None,
+    tags=["tthc", "shared-drive", "portal", "monthly"],
     doc_md=DOC,
     params={"period": period_param("kỳ của khoảng dữ liệu")},
 )
@@ -55,6 +76,18 @@ def tthc_monthly_shared_drive():
 
         progress = submission_progress(task_settings(), run_period(get_current_context()))
         return PokeReturnValue(is_done=not progress["missing"] or progress["deadline_passed"], xcom_value=progress)
+
+    @task
+    def alert_missing_submissions(progress: dict) -> list:
+        """At the deadline, name the units still missing (catch-up and backfill runs stay quiet)."""
+        from tthc_airflow.notifiers import notify_deadline_missed
+
+        context = get_current_context()
+        if not (progress["deadline_passed"] and progress["missing"]) or context["dag_run"].run_type != "scheduled":
+            return []
+        notify_deadline_missed(progress["period"], progress["missing"], progress["deadline"],
+                               dag_id=context["dag"].dag_id, run_id=context["run_id"])
+        return progress["missing"]
 
     @task
     def ingest_shared_drive(_progress: dict) -> dict:
@@ -74,8 +107,33 @@ def tthc_monthly_shared_drive():
 
         return load_period(task_settings(), run_period(get_current_context()))
 
+    @task
+    def portal_units() -> list[str]:
+        from tthc.pipeline import portal_units as units
+
+        return units(task_settings(), run_period(get_current_context()))
+
+    @task(pool=PORTAL_POOL, map_index_template="{{ unit_code }}")
+    def fetch_portal_unit(unit_code: str) -> dict:
+        from tthc.dossiers import ingest_portal_unit
+
+        return ingest_portal_unit(task_settings(), run_period(get_current_context()), unit_code)
+
+    @task(trigger_rule="all_done")
+    def compute_portal_indicators(_fetched, _loaded: dict) -> dict:
+        """Runs whatever some units' fetches did: one quarantined unit must not hold back the rest."""
+        from tthc.dossiers import compute_portal_indicators as compute
+
+        return compute(task_settings(), run_period(get_current_context()))
+
+    @task
+    def reconcile_sources(_computed: dict) -> dict:
+        from tthc.dossiers import reconcile
+
+        return reconcile(task_settings(), run_period(get_current_context()))
+
     @task(outlets=[MARTS_ASSET])
-    def aggregate_marts(_loaded: dict) -> dict:
+    def aggregate_marts(_reconciled: dict) -> dict:
         from tthc.pipeline import aggregate_period
 
         context = get_current_context()
@@ -85,7 +143,11 @@ def tthc_monthly_shared_drive():
         context["outlet_events"][MARTS_ASSET].extra = {"period": period.label}
         return summary
 
-    aggregate_marts(load_warehouse(validate_submissions(ingest_shared_drive(wait_for_submissions()))))
+    progress = wait_for_submissions()
+    alert_missing_submissions(progress)
+    loaded = load_warehouse(validate_submissions(ingest_shared_drive(progress)))
+    fetched = fetch_portal_unit.expand(unit_code=portal_units())
+    aggregate_marts(reconcile_sources(compute_portal_indicators(fetched, loaded)))
 
 
 tthc_monthly_shared_drive()

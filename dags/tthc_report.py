@@ -5,6 +5,7 @@ from __future__ import annotations
 from airflow.sdk import dag, get_current_context, task
 
 from tthc_airflow import DEFAULT_ARGS, MARTS_ASSET, period_param, requested_period, task_settings
+from tthc_airflow.notifiers import tthc_alerts
 
 DOC = """
 ### Báo cáo tháng — Word và Excel
@@ -37,7 +38,7 @@ def tthc_monthly_report():
             raise ValueError("no period given: trigger with conf {'period': 'YYYY-MM'}")
         return periods
 
-    @task
+    @task(on_success_callback=tthc_alerts("report_ready"), map_index_template="{{ period }}")
     def write_monthly_report(period: str) -> dict:
         from tthc.periods import Period
         from tthc.pipeline import report_period

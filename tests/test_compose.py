@@ -165,10 +165,10 @@ def test_components_wait_for_init(services):
         assert depends["postgres"]["condition"] == "service_healthy", name
 
 
-def test_init_migrates_and_creates_warehouse_pool(services):
+def test_init_migrates_and_creates_the_portal_pool(services):
     init = services["airflow-init"]
     script = "\n".join(init["command"]) if isinstance(init["command"], list) else init["command"]
-    assert re.search(r"airflow pools set warehouse\b", script)
+    assert re.search(r"airflow pools set tthc_portal\b", script)
     assert env_of(init)["_AIRFLOW_DB_MIGRATE"] == "true"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -38,10 +39,14 @@ def test_every_dag_has_docs_tags_owner_and_retries(dagbag):
 def test_monthly_dag_is_a_chain_of_named_steps(dagbag):
     dag = dagbag.get_dag("tthc_monthly_shared_drive")
     order = ["wait_for_submissions", "ingest_shared_drive", "validate_submissions", "load_warehouse",
-             "aggregate_marts"]
+             "compute_portal_indicators", "reconcile_sources", "aggregate_marts"]
     for upstream, downstream in zip(order, order[1:]):
         assert downstream in dag.get_task(upstream).downstream_task_ids
     assert [o.name for o in dag.get_task("aggregate_marts").outlets] == ["tthc_marts"]
+    assert "compute_portal_indicators" in dag.get_task("fetch_portal_unit").downstream_task_ids
+    assert dag.get_task("fetch_portal_unit").pool == "tthc_portal"
+    assert dag.get_task("compute_portal_indicators").trigger_rule == "all_done"
+    assert dag.get_task("load_warehouse").on_failure_callback  # alerts wired through default_args
     assert dag.catchup is True
 
 
@@ -77,3 +82,21 @@ def test_dag_files_do_not_import_heavy_libraries_when_parsed():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # Airflow may print deprecation warnings on stdout too; only the marked line is ours.
     assert [line for line in out.stdout.splitlines() if line.startswith("HEAVY=")] == ["HEAVY="]
+
+
+def test_deadline_alert_is_set_from_the_environment_and_serializes(airflow_db):
+    """Production sets TTHC_RUN_DEADLINE_DAYS: the DAG then carries a Deadline Alert the scheduler can store."""
+    code = (
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        "from airflow.serialization.serialized_objects import DagSerialization\n"
+        "dag = DagBag(dag_folder=%r).dags['tthc_monthly_shared_drive']\n"
+        "DagSerialization.to_dict(dag)\n"
+        "(alert,) = dag.deadline\n"
+        "print('INTERVAL=%%s' %% alert.interval.total_seconds())\n"
+        "print('CALLBACK=%%s' %% alert.callback.path)\n"
+    ) % str(ROOT / "dags")
+    env = {**os.environ, "TTHC_RUN_DEADLINE_DAYS": "6"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [line for line in out.stdout.splitlines() if line.startswith(("INTERVAL=", "CALLBACK="))]
+    assert lines == ["INTERVAL=518400.0", "CALLBACK=tthc_airflow.notifiers.deadline_alert_callback"]

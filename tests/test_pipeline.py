@@ -205,7 +205,7 @@ def test_cli_export_and_status(march_drive):
     assert lines[0].startswith("period,indicator_code,indicator_name,numerator,denominator,value_pct")
     assert [l.split(",")[1] for l in lines[1:]] == [
         "NQ01-1", "NQ01-2", "NQ01-3", "NQ01-4", "NQ01-5", "NQ01-6.1", "NQ01-6.2", "NQ02-1", "NQ02-2",
-        "NQ02-3", "NQ02-4", "NQ02-5", "NQ02-6", "NQ02-7"]
+        "NQ02-3", "NQ02-4", "NQ02-5", "NQ02-6", "NQ02-7", "TDGQ-1"]
     status_rows = json.loads(subprocess.run(
         [sys.executable, "-m", "tthc.cli", "status", "--period", "2025-03", "--format", "json"],
         capture_output=True, text=True, env=env, check=True).stdout)

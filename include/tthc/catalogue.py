@@ -44,6 +44,7 @@ class Indicator:
     alias_of: str | None  # NQ02-5 is the same figure as NQ01-5
     ytd_method: str  # sum | latest (a stock such as the procedure catalogue)
     portal_rule: str | None
+    self_reported: bool  # units write it in their workbooks (False: computed from portal dossiers only)
 
     def applies(self, unit: Unit) -> bool:
         return "all" in self.applies_to or unit.unit_type in self.applies_to or unit.code in self.applies_to
@@ -93,7 +94,11 @@ class Catalogue:
 
     def reportable_codes(self, unit: Unit) -> list[str]:
         """Codes a unit writes in its workbook: aliases are written under their original code."""
-        return [i.code for i in self.applicable(unit) if not i.alias_of]
+        return [i.code for i in self.applicable(unit) if i.self_reported and not i.alias_of]
+
+    def self_reportable(self, unit: Unit) -> list[str]:
+        """Codes a workbook may carry for the unit (its reportable codes and their aliases)."""
+        return [i.code for i in self.applicable(unit) if i.self_reported]
 
     def target(self, code: str, year: int) -> Target | None:
         return self.targets.get((code, year))
@@ -126,6 +131,7 @@ def _load(directory: Path) -> Catalogue:
             numerator_vi=r["numerator_vi"], denominator_vi=r["denominator_vi"],
             alias_of=r["alias_of"] or None, ytd_method=r["ytd_method"] or "sum",
             portal_rule=r["portal_rule"] or None,
+            self_reported=r["self_reported"] == "1",
         )
     targets = {}
     for r in _read(directory / "targets.csv"):

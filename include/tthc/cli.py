@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .catalogue import CatalogueError
 from .periods import Period, PeriodError
+from .portal.client import PortalError
 from .settings import Settings, SettingsError
 from .warehouse import WarehouseError
 
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return args.func(args, settings)
-    except (WarehouseError, SettingsError, CatalogueError, FileNotFoundError, ValueError) as exc:
+    except (WarehouseError, PortalError, SettingsError, CatalogueError, FileNotFoundError, ValueError) as exc:
         print(f"tthc: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
 

@@ -297,12 +297,44 @@ def report_period(settings: Settings, period: Period) -> dict:
         return write_monthly_report(conn, period, settings, catalogue)
 
 
+# --- the portal ----------------------------------------------------------------------------------
+
+
+def portal_units(settings: Settings, period: Period) -> list[str]:
+    """Units whose dossiers are fetched for the period; none, with a one-line notice, without a portal."""
+    if not settings.portal_url:
+        log.info("portal not configured (no TTHC_PORTAL_URL or tthc_portal connection): portal source skipped")
+        return []
+    return [u.code for u in catalogue_of(settings).units_in(period, settings.period_scheme)]
+
+
+def run_portal(settings: Settings, period: Period) -> dict:
+    """Every unit's dossiers (a quarantined unit does not stop the others), then the portal figures
+    and the reconciliation with the self-reports. A portal that refuses or fails raises PortalError."""
+    from .dossiers import PortalBatchQuarantined, compute_portal_indicators, ingest_portal_unit, reconcile
+
+    units = portal_units(settings, period)
+    if not units:
+        return {"period": period.label, "skipped": True}
+    outcomes = {}
+    for unit in units:
+        try:
+            outcomes[unit] = ingest_portal_unit(settings, period, unit)["outcome"]
+        except PortalBatchQuarantined as exc:
+            log.warning("%s", exc)
+            outcomes[unit] = "quarantined"
+    return {"period": period.label, "units": outcomes,
+            "indicators": compute_portal_indicators(settings, period), "reconciliation": reconcile(settings, period)}
+
+
 def run_period(settings: Settings, period: Period) -> dict:
     """The whole pipeline for one period (what `tthc run` does)."""
-    return {
+    summary = {
         "ingest": ingest_shared_drive(settings),
         "validate": validate_period(settings, period),
         "load": load_period(settings, period),
-        "aggregate": aggregate_period(settings, period),
-        "report": report_period(settings, period),
     }
+    summary["portal"] = run_portal(settings, period)
+    summary["aggregate"] = aggregate_period(settings, period)
+    summary["report"] = report_period(settings, period)
+    return summary

@@ -50,6 +50,16 @@ def _validation_definition(name: str = SUITE_NAME):
     return context.validation_definitions.add(definition)
 
 
+def run_suite(name: str, frame, parameters: dict):
+    """Run a stored suite on a frame keyed by `row_key`: the GX result and its Vietnamese reasons."""
+    result = _validation_definition(name).run(
+        batch_parameters={"dataframe": frame},
+        expectation_parameters=parameters,
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_key"]},
+    )
+    return result, ([] if result.success else _reasons(result, frame))
+
+
 def submission_frame(submission: dict, rows: list[dict], catalogue: Catalogue, period: Period):
     """The frame the suite checks: one row per table row, with canonical codes and cell references.
 
@@ -127,14 +137,9 @@ def validate_submission(submission: dict, rows: list[dict], catalogue: Catalogue
         "units_in_period": sorted(u.code for u in catalogue.units_in(period, scheme)),
         "known_indicators": sorted(catalogue.indicators),
         # An unknown unit has no applicable indicators; its rows are reported once, under the unit.
-        "applicable_indicators": sorted(i.code for i in catalogue.applicable(unit)) if unit else sorted(catalogue.indicators),
+        "applicable_indicators": sorted(catalogue.self_reportable(unit)) if unit else sorted(catalogue.indicators),
     }
-    result = _validation_definition().run(
-        batch_parameters={"dataframe": frame},
-        expectation_parameters=parameters,
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_key"]},
-    )
-    reasons = _reasons(result, frame)
+    result, reasons = run_suite(SUITE_NAME, frame, parameters)
     failed = sum(1 for r in result.results if not r.success)
     return ValidationOutcome(
         accepted=bool(result.success) and not reasons,

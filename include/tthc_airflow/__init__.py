@@ -11,12 +11,24 @@ from airflow.sdk import Asset
 
 OWNER = "tthc-ops"
 MARTS_ASSET = Asset("tthc_marts")
-DEFAULT_ARGS = {
-    "owner": OWNER,
-    "retries": 2,
-    "retry_delay": timedelta(minutes=2),
-    "retry_exponential_backoff": True,
-}
+# Portal fetches run in this pool so ~100 units' mapped tasks never flood the provincial portal.
+PORTAL_POOL = "tthc_portal"
+
+
+def _default_args() -> dict:
+    from .notifiers import tthc_alerts
+
+    return {
+        "owner": OWNER,
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        # E-mail and webhook (connections tthc_smtp / tthc_webhook), skipped when not configured.
+        "on_failure_callback": tthc_alerts("task_failed"),
+    }
+
+
+DEFAULT_ARGS = _default_args()
 
 # Airflow variable → Settings field. Unset variables fall back to the TTHC_* environment.
 VARIABLES = {
@@ -27,14 +39,14 @@ VARIABLES = {
     "tthc_deadline_workdays": "deadline_workdays",
 }
 WAREHOUSE_CONN_ID = "tthc_warehouse"
+PORTAL_CONN_ID = "tthc_portal"
 
 
 def task_settings():
-    """Settings for a running task: Airflow variables and the `tthc_warehouse` connection win."""
+    """Settings for a running task: Airflow variables and the tthc_warehouse / tthc_portal connections win."""
     from pathlib import Path
 
-    from airflow.sdk import Connection, Variable
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from airflow.sdk import Variable
 
     from tthc.settings import Settings
 
@@ -44,13 +56,32 @@ def task_settings():
         if value not in (None, ""):
             overrides[field] = int(value) if field == "deadline_workdays" else (
                 Path(value) if field.endswith(("_drive", "_dir")) else value)
-    try:
-        conn = Connection.get(WAREHOUSE_CONN_ID)
-    except AirflowNotFoundException:
-        conn = None
-    if conn is not None:
-        overrides["warehouse_url"] = warehouse_url(conn)
+    warehouse = _connection(WAREHOUSE_CONN_ID)
+    if warehouse is not None:
+        overrides["warehouse_url"] = warehouse_url(warehouse)
+    portal = _connection(PORTAL_CONN_ID)
+    if portal is not None:
+        overrides["portal_url"] = portal_url(portal)
+        overrides["portal_token"] = portal.password  # the bearer token; never part of the URL
     return Settings.from_env(**overrides)
+
+
+def portal_url(conn) -> str:
+    """Base URL of the `tthc_portal` connection: its host as a full URL, or schema (http/https) + host + port."""
+    host = conn.host or ""
+    if "://" in host:
+        return host.rstrip("/")
+    return f"{conn.schema or 'https'}://{host}" + (f":{conn.port}" if conn.port else "")
+
+
+def _connection(conn_id: str):
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return Connection.get(conn_id)
+    except AirflowNotFoundException:
+        return None
 
 
 def warehouse_url(conn) -> str:

@@ -20,7 +20,7 @@ def indicator_chart(rows: list[dict]) -> bytes:
     """The area's rate per indicator as horizontal bars (green met, red not met, grey not judged),
     with the target as a black tick and 0/0 written out in words. Returns a PNG."""
     labels = [f"{r['indicator_code']} {r['short_name']}" for r in rows]
-    fig = Figure(figsize=(6.5, 0.42 * len(rows) + 1.3), dpi=150)
+    fig = Figure(figsize=(6.5, 0.3 * len(rows) + 1.1), dpi=150)
     ax = fig.subplots()
     positions = range(len(rows))
     values = [r["value_pct"] or 0 for r in rows]  # 0/0 draws no bar and is labelled in words

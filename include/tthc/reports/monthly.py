@@ -25,6 +25,7 @@ from .formatting import (
 )
 
 TEMPLATE = Path(__file__).with_name("templates") / "monthly_report.docx"
+NBSP = "\u00a0"
 
 
 def write_monthly_report(conn, period: Period, settings: Settings, catalogue: Catalogue) -> dict:
@@ -79,7 +80,7 @@ def render_docx(data: ReportData, path: Path) -> None:
         "summary": summary_paragraphs(data),
         "indicators": [_indicator_row(i, r) for i, r in enumerate(data.area, 1)],
         "table_note": _table_note(data),
-        "below": [_below_row(i, r) for i, r in enumerate(data.below_target, 1)],
+        "below": _below_rows(data.below_target),
         "discrepancy_points": vn_number(DISCREPANCY_POINTS),
         "discrepancies": [_discrepancy_row(i, r) for i, r in enumerate(data.discrepancies, 1)],
         "submission_text": submission_sentence(data),
@@ -102,12 +103,16 @@ def _indicator_row(stt: int, r: dict) -> dict:
     }
 
 
-def _below_row(stt: int, r: dict) -> dict:
-    return {
-        "stt": stt, "unit": r["unit_name"], "indicator": f"{r['indicator_code']} {r['short_name']}",
-        "counts": f"{vn_int(r['numerator'])}/{vn_int(r['denominator'])}", "value": vn_pct(r["value_pct"]),
-        "target": target_text(r["comparator"], r["target_pct"]),
-    }
+def _below_rows(below: list[dict]) -> list[dict]:
+    """One row per unit (in the order given: the catalogue's), listing its indicators below target as
+    'NQ01-3 Hồ sơ trực tuyến: 30,0% (30/100), KH ≥ 50' ('KH ≥ 50' held together by no-break spaces)."""
+    units: dict[str, dict] = {}
+    for r in below:
+        unit = units.setdefault(r["unit_code"], {"stt": len(units) + 1, "unit": r["unit_name"], "shortfalls": []})
+        target = target_text(r["comparator"], r["target_pct"]).replace(" ", NBSP)
+        unit["shortfalls"].append(f"{r['indicator_code']} {r['short_name']}: {vn_pct(r['value_pct'])} "
+                                  f"({vn_int(r['numerator'])}/{vn_int(r['denominator'])}), KH{NBSP}{target}")
+    return list(units.values())
 
 
 def _discrepancy_row(stt: int, r: dict) -> dict:

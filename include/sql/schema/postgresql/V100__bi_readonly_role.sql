@@ -10,5 +10,5 @@ $$;
 
 GRANT USAGE ON SCHEMA public TO tthc_bi;
 
-GRANT SELECT ON mart_unit_kpi_monthly, mart_area_kpi_monthly, mart_submission_status,
+GRANT SELECT ON mart_unit_kpi_monthly, mart_area_kpi_monthly, mart_submission_status, mart_reconciliation,
     ref_unit, ref_indicator, ref_target, ref_period TO tthc_bi;

@@ -1,0 +1,250 @@
+"""The portal source in the warehouse (spec "Source 2"): dossier facts, portal figures, reconciliation.
+
+ingest_portal_unit (one mapped task per unit) → compute_portal_indicators → reconcile, each returning
+a small JSON-serialisable summary like the steps of pipeline.py.
+
+Facts are keyed by the *fetch* period: the portal returns a dossier to every period in which it was
+received or resolved, and each period counts only the rows of its own fetch (received ones for the
+received-based indicators, resolved ones for the others), so a dossier received in March and
+resolved in April counts once in each role. Within a fetch, a MaHoSo seen twice is kept once (its
+last occurrence, i.e. the latest page).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable
+
+from sqlalchemy import text
+
+from . import warehouse
+from .periods import Period
+from .pipeline import catalogue_of, prepare_warehouse
+from .portal import PERSONAL_FIELDS, PortalClient, archive_pages, portal_from_settings, salt_from_env
+from .portal.privacy import APPLICANT_KEY
+from .settings import Settings
+from .warehouse import execute_file, now_local, transaction
+
+log = logging.getLogger(__name__)
+
+SUITE_NAME = "dossier_batch"
+FLAGS = ("PhaiThanhToan", "DuocThanhToanTrucTuyen", "HoSoCoThanhPhanSoHoa", "KetQuaDuocSoHoa",
+         "CoKetQuaDienTu", "DaDongBoDVCQG", "CoTaiSuDungDuLieu")
+# Portal field → fact_dossier column. TenTTHC is left out: fact_procedure holds the names.
+FACT_COLUMNS = {
+    "MaHoSo": "ma_ho_so", "MaTTHC": "ma_tthc", "MaLinhVuc": "ma_linh_vuc",
+    "KenhThucHien": "kenh_thuc_hien", "TrangThaiHoSo": "trang_thai_ho_so",
+    "received_at": "ngay_tiep_nhan", "due_at": "ngay_hen_tra", "resolved_at": "ngay_ket_thuc_xu_ly",
+    "PhaiThanhToan": "phai_thanh_toan", "DuocThanhToanTrucTuyen": "duoc_thanh_toan_truc_tuyen",
+    "HoSoCoThanhPhanSoHoa": "ho_so_co_thanh_phan_so_hoa", "KetQuaDuocSoHoa": "ket_qua_duoc_so_hoa",
+    "CoKetQuaDienTu": "co_ket_qua_dien_tu", "DaDongBoDVCQG": "da_dong_bo_dvcqg",
+    "CoTaiSuDungDuLieu": "co_tai_su_dung_du_lieu", "DanhGia": "danh_gia", APPLICANT_KEY: "chu_ho_so_key",
+}
+# What each page keeps. The personal fields are kept (empty once stripped) so that the suite, not
+# trust, shows they are absent; unknown extra fields are dropped.
+PAGE_FIELDS = ("MaHoSo", "MaTTHC", "MaLinhVuc", "DonViXuLy", "KenhThucHien", "NgayTiepNhan", "NgayHenTra",
+               "NgayKetThucXuLy", "TrangThaiHoSo", *FLAGS, "DanhGia", APPLICANT_KEY, *PERSONAL_FIELDS)
+DATE_FIELDS = {"NgayTiepNhan": "received_at", "NgayHenTra": "due_at", "NgayKetThucXuLy": "resolved_at"}
+# Asia/Ho_Chi_Minh has kept +07:00 since 1975: the same text Period.bounds(...).isoformat() gives.
+LOCAL_OFFSET = "+07:00"
+INSERT_CHUNK = 5_000  # rows per executemany: bounds the dicts alive at once
+
+_INSERT_DOSSIER = text(
+    f"INSERT INTO fact_dossier (period, unit_code, {', '.join(FACT_COLUMNS.values())}) "
+    f"VALUES (:period, :unit_code, {', '.join(':' + c for c in FACT_COLUMNS.values())})")
+
+
+class PortalBatchQuarantined(Exception):
+    """A unit-period's dossiers failed the dossier_batch suite: recorded, nothing loaded."""
+
+    def __init__(self, unit_code: str, period: Period, reasons: list[str]):
+        self.reasons = reasons
+        super().__init__(f"hồ sơ của đơn vị {unit_code} kỳ {period} bị cách ly (không nạp): " + "; ".join(reasons))
+
+
+# --- ingest ------------------------------------------------------------------------------------
+
+
+def ingest_portal_unit(settings: Settings, period: Period, unit_code: str,
+                       client: PortalClient | None = None) -> dict:
+    """Fetch, archive, validate and load one unit-period from the portal, whole or not at all.
+
+    A PortalError half-way leaves neither dossiers nor an archive. A batch failing the suite is
+    recorded in portal_batch as quarantined (the facts of the last loaded batch stay) and raises
+    PortalBatchQuarantined, so this unit's task fails while the others go on.
+    """
+    if unit_code not in catalogue_of(settings).units:
+        raise ValueError(f"mã đơn vị {unit_code!r} không có trong danh mục đơn vị")
+    own_client = client is None
+    if own_client:
+        client = portal_from_settings(settings.portal_url, settings.portal_token, salt=salt_from_env())
+        if client is None:
+            log.info("portal: not configured (TTHC_PORTAL_URL); unit %s period %s skipped", unit_code, period)
+            return {"period": period.label, "unit_code": unit_code, "outcome": "skipped"}
+    final = settings.archive_dir / "portal" / period.label / f"{unit_code}.jsonl.gz"
+    pending = final.with_name(f".{unit_code}.pending.jsonl.gz")
+    try:
+        prepare_warehouse(settings)
+        procedures = client.fetch_procedures(unit_code)
+        pages = client.iter_dossier_pages(unit_code, period, settings.period_scheme)
+        frame, fetched = batch_frame(archive_pages(pages, pending), unit_code)
+        return _validate_and_store(settings, period, unit_code, frame, fetched, procedures, pending, final)
+    finally:
+        if own_client:
+            client.close()
+        if pending.exists():  # the load failed after the fetch: no archive without its facts
+            pending.unlink()
+
+
+def batch_frame(pages: Iterable[list[dict]], unit_code: str):
+    """The unit-period as one frame, deduplicated by MaHoSo (last occurrence wins), and the number
+    of records fetched. Each page becomes a small frame at once, so no page outlives its turn."""
+    import pandas as pd
+
+    frames = [pd.DataFrame.from_records(page, columns=PAGE_FIELDS) for page in pages]
+    fetched = sum(len(f) for f in frames)
+    frame = (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PAGE_FIELDS))
+    frame = frame.drop_duplicates("MaHoSo", keep="last").reset_index(drop=True)
+    for raw, iso in DATE_FIELDS.items():
+        frame[iso] = _local_iso(frame[raw])
+    frame["row_key"] = range(len(frame))
+    frame["unit_code"] = unit_code
+    return frame, fetched
+
+
+def _local_iso(raw):
+    """yyyyMMddHHmmss → 'YYYY-MM-DDTHH:MM:SS+07:00'; empty → missing; anything else stays as sent,
+    so the suite's format rule names the value."""
+    import pandas as pd
+
+    s = raw.astype("string").str.strip()
+    s = s.where(s != "")
+    valid = s.str.fullmatch(r"[0-9]{14}") & pd.to_datetime(s, format="%Y%m%d%H%M%S", errors="coerce").notna()
+    iso = (s.str[0:4] + "-" + s.str[4:6] + "-" + s.str[6:8] + "T" + s.str[8:10] + ":" + s.str[10:12] + ":"
+           + s.str[12:14] + LOCAL_OFFSET)
+    return iso.where(valid.fillna(False), s)
+
+
+def validate_batch(frame, unit_code: str) -> list[str]:
+    """Vietnamese reasons the batch breaks the dossier_batch suite; empty when it passes."""
+    from .validation import run_suite
+
+    result, reasons = run_suite(SUITE_NAME, frame, {"unit_codes": [unit_code]})
+    return [] if result.success else reasons or ["Lô hồ sơ không đạt bộ kiểm tra dossier_batch"]
+
+
+def _procedure_rows(procedures: list[dict]) -> tuple[list[dict], list[str]]:
+    """The catalogue's rows keyed by MaTTHC (last occurrence wins), and the reasons it is unusable."""
+    rows, reasons = {}, []
+    for p in procedures:
+        code = str(p.get("MaTTHC") or "").strip()
+        flags = (p.get("DuDieuKienToanTrinh"), p.get("DaCungCapToanTrinh"))
+        if not code:
+            reasons.append("Danh mục TTHC có thủ tục không có mã (MaTTHC)")
+        elif any(f not in (0, 1) or isinstance(f, bool) for f in flags):
+            reasons.append(f"TTHC {code}: DuDieuKienToanTrinh/DaCungCapToanTrinh phải là 0 hoặc 1, nhận được {flags}")
+        else:
+            rows[code] = {"ma_tthc": code, "ten_tthc": p.get("TenTTHC"),
+                          "du_dieu_kien_toan_trinh": flags[0], "da_cung_cap_toan_trinh": flags[1]}
+    return list(rows.values()), reasons
+
+
+def _validate_and_store(settings, period, unit_code, frame, fetched, procedures, pending, final) -> dict:
+    reasons = validate_batch(frame, unit_code)
+    procedure_rows, procedure_reasons = _procedure_rows(procedures)
+    reasons += procedure_reasons
+    key = {"period": period.label, "unit_code": unit_code}
+    batch = dict(key, records_fetched=fetched, dossiers=len(frame), procedures=len(procedure_rows),
+                 attempted_at=now_local())
+    with transaction(settings.warehouse_url) as conn:
+        previous = conn.execute(text("SELECT loaded_at, archive_path FROM portal_batch "
+                                     "WHERE period = :period AND unit_code = :unit_code"), key).first()
+        conn.execute(text("DELETE FROM portal_batch WHERE period = :period AND unit_code = :unit_code"), key)
+        if reasons:
+            batch.update(outcome="quarantined", reasons=json.dumps(reasons, ensure_ascii=False),
+                         loaded_at=previous.loaded_at if previous else None,
+                         archive_path=previous.archive_path if previous else None)
+        else:
+            batch.update(outcome="loaded", reasons=None, loaded_at=batch["attempted_at"],
+                         archive_path=str(final.relative_to(settings.archive_dir)))
+            _replace_facts(conn, key, frame, procedure_rows)
+        conn.execute(text(
+            "INSERT INTO portal_batch (period, unit_code, outcome, reasons, records_fetched, dossiers, procedures, "
+            "archive_path, attempted_at, loaded_at) VALUES (:period, :unit_code, :outcome, :reasons, "
+            ":records_fetched, :dossiers, :procedures, :archive_path, :attempted_at, :loaded_at)"), batch)
+    if reasons:
+        # Kept for whoever checks the quarantine, beside (never over) the last loaded archive.
+        os.replace(pending, final.with_name(f"{unit_code}.quarantined.jsonl.gz"))
+        log.warning("portal: unit %s period %s quarantined: %s", unit_code, period, "; ".join(reasons))
+        raise PortalBatchQuarantined(unit_code, period, reasons)
+    os.replace(pending, final)
+    summary = {k: batch[k] for k in ("period", "unit_code", "outcome", "records_fetched", "dossiers",
+                                     "procedures", "archive_path")}
+    log.info("portal: loaded %s", summary)
+    return summary
+
+
+def _replace_facts(conn, key: dict, frame, procedure_rows: list[dict]) -> None:
+    for table in ("fact_dossier", "fact_procedure"):
+        conn.execute(text(f"DELETE FROM {table} WHERE period = :period AND unit_code = :unit_code"), key)
+    facts = frame[list(FACT_COLUMNS)].rename(columns=FACT_COLUMNS).astype(object)
+    facts = facts.where(facts.notna(), None)  # NaN/NA → NULL
+    for start in range(0, len(facts), INSERT_CHUNK):
+        chunk = facts.iloc[start:start + INSERT_CHUNK].to_dict("records")
+        conn.execute(_INSERT_DOSSIER, [dict(r, **key) for r in chunk])
+    if procedure_rows:
+        conn.execute(text(
+            "INSERT INTO fact_procedure (period, unit_code, ma_tthc, ten_tthc, du_dieu_kien_toan_trinh, "
+            "da_cung_cap_toan_trinh) VALUES (:period, :unit_code, :ma_tthc, :ten_tthc, "
+            ":du_dieu_kien_toan_trinh, :da_cung_cap_toan_trinh)"), [dict(r, **key) for r in procedure_rows])
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def compute_portal_indicators(settings: Settings, period: Period) -> dict:
+    """Portal figures of every unit with a loaded batch (models/portal_unit_indicator), one transaction."""
+    catalogue = catalogue_of(settings)
+    prepare_warehouse(settings)
+    start, end = period.bounds(settings.period_scheme)
+    scope = [{"period": period.label, "unit_code": u.code, "indicator_code": i.code}
+             for u in catalogue.units_in(period, settings.period_scheme)
+             for i in catalogue.applicable(u) if i.portal_rule and not i.alias_of]
+    with transaction(settings.warehouse_url) as conn:
+        warehouse.lock_for_writing(conn)
+        conn.execute(text("DELETE FROM portal_indicator_scope WHERE period = :period"), {"period": period.label})
+        if scope:
+            conn.execute(text("INSERT INTO portal_indicator_scope (period, unit_code, indicator_code) "
+                              "VALUES (:period, :unit_code, :indicator_code)"), scope)
+        execute_file(conn, "models/portal_unit_indicator", period=period.label,
+                     period_start=start.isoformat(), period_end=end.isoformat())
+        figures = dict(conn.execute(text(
+            "SELECT indicator_code, COUNT(*) FROM core_unit_indicator WHERE period = :period AND source = 'portal' "
+            "GROUP BY indicator_code"), {"period": period.label}).all())
+        units = conn.execute(text("SELECT COUNT(*) FROM portal_batch WHERE period = :period AND loaded_at IS NOT NULL"),
+                             {"period": period.label}).scalar_one()
+    unknown = sorted({s["indicator_code"] for s in scope} - set(figures)) if units else []
+    if unknown:
+        log.warning("portal: no formula in models/portal_unit_indicator.sql for %s", ", ".join(unknown))
+    summary = {"period": period.label, "units": units, "figures": sum(figures.values()),
+               "indicators": sorted(figures), "without_formula": unknown}
+    log.info("portal figures %s", summary)
+    return summary
+
+
+def reconcile(settings: Settings, period: Period, points: float | None = None) -> dict:
+    """mart_reconciliation for the period: self-reports more than `points` (default: the report's
+    threshold, 5) away from the portal's figure. Run after both sources' figures are loaded."""
+    if points is None:
+        from .reports.data import DISCREPANCY_POINTS as points
+    prepare_warehouse(settings)
+    with transaction(settings.warehouse_url) as conn:
+        warehouse.lock_for_writing(conn)
+        execute_file(conn, "models/reconciliation", period=period.label, points=points)
+        listed = conn.execute(text("SELECT COUNT(*) FROM mart_reconciliation WHERE period = :period"),
+                              {"period": period.label}).scalar_one()
+    summary = {"period": period.label, "points": points, "discrepancies": listed}
+    log.info("reconciled %s", summary)
+    return summary

@@ -1,0 +1,285 @@
+"""Portal dossiers in the warehouse: facts, figures and reconciliation, against the fake portal over
+real HTTP and a fresh warehouse (SQLite in tmp_path; one test on PostgreSQL)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import logging
+import shutil
+import sqlite3
+
+import pytest
+from sqlalchemy import text
+
+from tthc.dossiers import PortalBatchQuarantined, compute_portal_indicators, ingest_portal_unit, reconcile
+from tthc.periods import Period
+from tthc.portal import PortalClient, PortalDataError, PortalUnavailableError
+from tthc.portal.fake_server import FakePortal, make_dossier
+from tthc.settings import DEFAULT_CATALOGUE_DIR
+from tthc.warehouse import get_engine, transaction
+
+MARCH, APRIL = Period(2025, 3), Period(2025, 4)  # Decree 09: 15/02–14/03 and 15/03–14/04
+HO_XA, BEN_QUAN = "X-19363", "X-19366"
+CANARY_NAME, CANARY_ID, CANARY_PHONE = "Canary Trịnh Thị Zê", "099912345678", "0999123456"
+SALT = "test-salt-3c1f"
+# The catalogue row the on-time rate needs (the office adds it to include/catalogue/indicators.csv).
+TDGQ_ROW = ("TDGQ-1,15,766,Tỷ lệ hồ sơ giải quyết đúng hoặc trước hạn,Giải quyết đúng hạn,all,"
+            "Số hồ sơ đã giải quyết đúng hoặc trước hạn,Số hồ sơ đã giải quyết,,sum,resolved\n")
+# The fake portal's procedure catalogues (seed 2025): 6 procedures eligible, offered fully online 5 / 6.
+NQ01_1, NQ01_1_BEN_QUAN = (5, 6), (6, 6)
+
+
+def boundary_dossiers(unit: str) -> list[dict]:
+    """Hand-made dossiers at the period edges; served in this order, two per page."""
+    d = lambda code, received, **f: make_dossier(unit, f"{unit}-{code}", received, **f)  # noqa: E731
+    return [
+        # Received in the February period (14/02 23:59:59), resolved at March's first second.
+        d("a", "20250214235959", NgayHenTra="20250220170000", NgayKetThucXuLy="20250215000000",
+          TrangThaiHoSo=10, DaDongBoDVCQG=1),
+        d("b", "20250215000000", KenhThucHien=2, PhaiThanhToan=1, DuocThanhToanTrucTuyen=1, CoTaiSuDungDuLieu=1),
+        # Received at March's last second, resolved at April's first: received in March, resolved in April.
+        d("c", "20250314235959", NgayHenTra="20250318170000", NgayKetThucXuLy="20250315000000", TrangThaiHoSo=10,
+          PhaiThanhToan=1, DanhGia="RAT_HAI_LONG"),
+        d("d", "20250301090000", KenhThucHien=2, NgayHenTra="20250306170000", NgayKetThucXuLy="20250305100000",
+          TrangThaiHoSo=10, HoSoCoThanhPhanSoHoa=1, KetQuaDuocSoHoa=1, DaDongBoDVCQG=1, CoKetQuaDienTu=1,
+          CoTaiSuDungDuLieu=1, DanhGia="HAI_LONG"),
+        d("e", "20250302090000", KenhThucHien=3, NgayHenTra="20250309170000", NgayKetThucXuLy="20250310100000",
+          TrangThaiHoSo=3, HoSoCoThanhPhanSoHoa=1, DanhGia="KHONG_HAI_LONG"),
+        # b again on a later page, corrected: the last occurrence is the one that counts.
+        d("b", "20250215000000", KenhThucHien=2, PhaiThanhToan=1, DuocThanhToanTrucTuyen=1, CoTaiSuDungDuLieu=0),
+        d("f", "20250315000000", KenhThucHien=2),  # April's first second
+    ]
+
+
+MARCH_FIGURES = {  # (numerator, denominator)
+    "NQ01-1": NQ01_1,
+    "NQ01-2": (1, 2),   # received with a fee: b (paid online), c
+    "NQ01-3": (2, 4),   # received b c d e; online b d
+    "NQ02-3": (1, 4),   # reuse: d, and b as corrected on the later page
+    "NQ01-4": (1, 3),   # resolved a d e; digitised d
+    "NQ01-5": (2, 3),   # synced a d (NQ02-5 is this figure: the core_figure view shows it twice)
+    "NQ02-1": (1, 3),   # electronic result d
+    "NQ02-7": (1, 2),   # rated d (HAI_LONG), e (KHONG_HAI_LONG)
+    "TDGQ-1": (2, 3),   # on time a d; e late
+}
+APRIL_FIGURES = {"NQ01-1": NQ01_1, "NQ01-2": (0, 0), "NQ01-3": (1, 1), "NQ02-3": (0, 1), "NQ01-4": (0, 1),
+                 "NQ01-5": (0, 1), "NQ02-1": (0, 1), "NQ02-7": (1, 1), "TDGQ-1": (1, 1)}
+
+
+@pytest.fixture
+def settings(tthc_env, tmp_path):
+    catalogue = tmp_path / "catalogue"
+    shutil.copytree(DEFAULT_CATALOGUE_DIR, catalogue)
+    with (catalogue / "indicators.csv").open("a", encoding="utf-8") as f:
+        f.write(TDGQ_ROW)
+    return tthc_env.with_(catalogue_dir=catalogue)
+
+
+@pytest.fixture
+def portal():
+    with FakePortal([HO_XA, BEN_QUAN], dossiers_per_unit_month=(0, 0)) as p:  # hand-made dossiers only
+        yield p
+
+
+@pytest.fixture
+def client(portal):
+    with PortalClient(portal.url, portal.token, page_size=2, max_retries=1, backoff_base=0.01,
+                      sleep=lambda _s: None) as c:
+        yield c
+
+
+def rows(settings, sql: str, **params) -> list[tuple]:
+    with transaction(settings.warehouse_url) as conn:
+        return [tuple(r) for r in conn.execute(text(sql), params)]
+
+
+def figures(settings, period: Period, unit: str) -> dict:
+    return {code: (num, den) for code, num, den in rows(
+        settings, "SELECT indicator_code, numerator, denominator FROM core_unit_indicator "
+                  "WHERE period = :p AND unit_code = :u AND source = 'portal'", p=period.label, u=unit)}
+
+
+def snapshot(settings) -> dict:
+    """Every table the portal steps write, without the times of the attempts."""
+    return {t: rows(settings, f"SELECT {cols} FROM {t} ORDER BY 1, 2, 3") for t, cols in {
+        "fact_dossier": "*", "fact_procedure": "*", "core_unit_indicator": "*", "mart_reconciliation": "*",
+        "portal_batch": "period, unit_code, outcome, reasons, records_fetched, dossiers, procedures, archive_path",
+    }.items()}
+
+
+def run_boundaries(settings, portal, client) -> None:
+    portal.add_dossiers(HO_XA, boundary_dossiers(HO_XA))
+    for period in (MARCH, APRIL):
+        ingest_portal_unit(settings, period, HO_XA, client)
+        compute_portal_indicators(settings, period)
+
+
+# --- counting ---------------------------------------------------------------------------------
+def test_boundaries_duplicates_and_two_periods_count_exactly_once(settings, portal, client):
+    portal.add_dossiers(HO_XA, boundary_dossiers(HO_XA))
+    summary = ingest_portal_unit(settings, MARCH, HO_XA, client)
+    assert summary == {"period": "2025-03", "unit_code": HO_XA, "outcome": "loaded", "records_fetched": 6,
+                       "dossiers": 5, "procedures": 12, "archive_path": "portal/2025-03/X-19363.jsonl.gz"}
+    computed = compute_portal_indicators(settings, MARCH)
+    assert computed["units"] == 1 and computed["figures"] == 9 and computed["without_formula"] == []
+    assert figures(settings, MARCH, HO_XA) == MARCH_FIGURES
+
+    ingest_portal_unit(settings, APRIL, HO_XA, client)
+    compute_portal_indicators(settings, APRIL)
+    assert figures(settings, APRIL, HO_XA) == APRIL_FIGURES
+    assert figures(settings, MARCH, HO_XA) == MARCH_FIGURES  # April's run leaves March alone
+    # c is a fact of both fetches, counted as received in March and as resolved in April.
+    assert rows(settings, "SELECT period, ngay_tiep_nhan, ngay_ket_thuc_xu_ly FROM fact_dossier "
+                          "WHERE ma_ho_so = :m ORDER BY period", m=f"{HO_XA}-c") == [
+        ("2025-03", "2025-03-14T23:59:59+07:00", "2025-03-15T00:00:00+07:00"),
+        ("2025-04", "2025-03-14T23:59:59+07:00", "2025-03-15T00:00:00+07:00")]
+
+
+def test_running_a_unit_period_again_gives_identical_tables(settings, portal, client):
+    run_boundaries(settings, portal, client)
+    first = snapshot(settings)
+    for period in (MARCH, APRIL):
+        ingest_portal_unit(settings, period, HO_XA, client)
+        compute_portal_indicators(settings, period)
+    assert snapshot(settings) == first
+    assert len(first["fact_dossier"]) == 7 and len(first["core_unit_indicator"]) == 18
+
+
+def test_the_same_figures_on_postgresql(settings, portal, client, pg_url):
+    pg = settings.with_(warehouse_url=pg_url)
+    run_boundaries(pg, portal, client)
+    assert figures(pg, MARCH, HO_XA) == MARCH_FIGURES
+    assert figures(pg, APRIL, HO_XA) == APRIL_FIGURES
+
+
+def test_a_unit_without_dossiers_gets_zero_figures_not_none(settings, client):
+    ingest_portal_unit(settings, MARCH, BEN_QUAN, client)
+    compute_portal_indicators(settings, MARCH)
+    got = figures(settings, MARCH, BEN_QUAN)
+    assert got.pop("NQ01-1") == NQ01_1_BEN_QUAN
+    assert got == {code: (0, 0) for code in MARCH_FIGURES if code != "NQ01-1"}
+
+
+# --- personal data ---------------------------------------------------------------------------
+def test_personal_data_reaches_no_table_archive_or_log(settings, portal, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("TTHC_PII_SALT", SALT)
+    planted = [make_dossier(HO_XA, f"P-{i}", "20250303080000", ChuHoSo=CANARY_NAME, SoGiayToChuHoSo=CANARY_ID,
+                            SoDienThoai=CANARY_PHONE) for i in range(3)]
+    portal.add_dossiers(HO_XA, planted)
+    configured = settings.with_(portal_url=portal.url, portal_token=portal.token)
+    assert ingest_portal_unit(configured, MARCH, HO_XA)["dossiers"] == 3  # the client the settings make
+    compute_portal_indicators(configured, MARCH)
+    reconcile(configured, MARCH)
+
+    db = sqlite3.connect(configured.warehouse_url.split("///", 1)[1])
+    dump = "\n".join(db.iterdump())
+    db.close()
+    archives = sorted(configured.archive_dir.rglob("*.gz"))
+    assert [p.name for p in archives] == [f"{HO_XA}.jsonl.gz"]
+    archived = gzip.decompress(archives[0].read_bytes()).decode("utf-8")
+    for value in (CANARY_NAME, CANARY_ID, CANARY_PHONE):
+        assert value not in dump and value not in archived and value not in caplog.text
+    key = hmac.new(SALT.encode(), CANARY_ID.encode(), hashlib.sha256).hexdigest()
+    assert rows(settings, "SELECT DISTINCT chu_ho_so_key FROM fact_dossier") == [(key,)]
+
+
+def test_personal_fields_the_client_failed_to_strip_quarantine_the_batch(settings, portal, client, monkeypatch):
+    monkeypatch.setattr("tthc.portal.client.strip_personal", lambda record, salt: dict(record))
+    portal.add_dossiers(HO_XA, [make_dossier(HO_XA, "L-1", "20250303080000", SoDienThoai=CANARY_PHONE)])
+    with pytest.raises(PortalBatchQuarantined) as err:
+        ingest_portal_unit(settings, MARCH, HO_XA, client)
+    assert CANARY_PHONE not in str(err.value)
+    assert "dữ liệu cá nhân (số điện thoại, trường SoDienThoai)" in str(err.value)
+    assert rows(settings, "SELECT COUNT(*) FROM fact_dossier") == [(0,)]
+
+
+# --- failures --------------------------------------------------------------------------------
+@pytest.mark.parametrize("fault", ["server_error", "total_changes"])
+def test_a_portal_failure_half_way_loads_nothing_and_archives_nothing(settings, portal, client, fault):
+    portal.add_dossiers(HO_XA, boundary_dossiers(HO_XA))
+    if fault == "server_error":
+        portal.inject("slow", seconds=0)  # page 1 is served; page 2 fails past the retries
+        portal.inject("server_error", count=client.max_retries + 1)
+        expected = PortalUnavailableError
+    else:
+        portal.inject("total_changes", delta=1)  # page 2 disagrees with page 1's total
+        expected = PortalDataError
+    with pytest.raises(expected):
+        ingest_portal_unit(settings, MARCH, HO_XA, client)
+    assert rows(settings, "SELECT COUNT(*) FROM fact_dossier") == [(0,)]
+    assert rows(settings, "SELECT COUNT(*) FROM portal_batch") == [(0,)]
+    assert list(settings.archive_dir.rglob("*")) == [settings.archive_dir / "portal",
+                                                     settings.archive_dir / "portal" / "2025-03"]
+
+
+def test_a_batch_failing_validation_is_quarantined_and_others_go_on(settings, portal, client):
+    good = [make_dossier(BEN_QUAN, "BQ-1", "20250303080000")]
+    portal.add_dossiers(BEN_QUAN, good)
+    ingest_portal_unit(settings, MARCH, BEN_QUAN, client)
+    portal.add_dossiers(BEN_QUAN, [
+        make_dossier(BEN_QUAN, "BQ-2", "20250304080000", KenhThucHien=9),
+        make_dossier(BEN_QUAN, "BQ-3", "20250310080000", NgayKetThucXuLy="20250309080000", TrangThaiHoSo=10),
+    ])
+    with pytest.raises(PortalBatchQuarantined) as err:
+        ingest_portal_unit(settings, MARCH, BEN_QUAN, client)
+    reasons = [
+        'Hồ sơ BQ-2: kênh thực hiện "9" không hợp lệ (1 trực tiếp, 2 trực tuyến, 3 bưu chính)',
+        "Hồ sơ BQ-3: ngày kết thúc xử lý 20250309080000 trước ngày tiếp nhận 20250310080000",
+    ]
+    assert err.value.reasons == reasons
+    portal.add_dossiers(HO_XA, boundary_dossiers(HO_XA))
+    ingest_portal_unit(settings, MARCH, HO_XA, client)  # the next unit is not held back
+    compute_portal_indicators(settings, MARCH)
+
+    batches = rows(settings, "SELECT unit_code, outcome, reasons, dossiers, loaded_at IS NOT NULL FROM portal_batch "
+                             "ORDER BY unit_code")
+    assert [(u, o, d, loaded) for u, o, _, d, loaded in batches] == [(HO_XA, "loaded", 5, True),
+                                                                     (BEN_QUAN, "quarantined", 3, True)]
+    assert batches[1][2] == '["' + '", "'.join(r.replace('"', '\\"') for r in reasons) + '"]'
+    # Nothing of the quarantined batch is loaded: the last loaded batch keeps counting.
+    assert rows(settings, "SELECT ma_ho_so FROM fact_dossier WHERE unit_code = :u", u=BEN_QUAN) == [("BQ-1",)]
+    assert figures(settings, MARCH, BEN_QUAN)["NQ01-3"] == (0, 1)
+    assert figures(settings, MARCH, HO_XA) == MARCH_FIGURES
+    portal_dir = settings.archive_dir / "portal" / "2025-03"
+    assert sorted(p.name for p in portal_dir.iterdir()) == [
+        f"{HO_XA}.jsonl.gz", f"{BEN_QUAN}.jsonl.gz", f"{BEN_QUAN}.quarantined.jsonl.gz"]
+
+
+def test_an_unknown_unit_is_refused_before_fetching(settings, portal, client):
+    with pytest.raises(ValueError, match="X-99999"):
+        ingest_portal_unit(settings, MARCH, "X-99999", client)
+    assert portal.requests == 0
+
+
+def test_no_portal_configured_skips_the_unit(settings):
+    assert ingest_portal_unit(settings, MARCH, HO_XA) == {"period": "2025-03", "unit_code": HO_XA,
+                                                         "outcome": "skipped"}
+
+
+# --- reconciliation --------------------------------------------------------------------------
+def test_reconciliation_lists_differences_over_five_points_only(settings, portal, client):
+    run_boundaries(settings, portal, client)
+    self_reported = {  # vs the portal's MARCH_FIGURES
+        "NQ01-3": (54, 100),  # 54 % vs 50 %: 4 points, not listed
+        "NQ01-2": (11, 20),   # 55 % vs 50 %: exactly 5 points, not listed
+        "NQ01-5": (18, 25),   # 72 % vs 66.67 %: 5.33 points, listed
+        "NQ01-4": (9, 10),    # 90 % vs 33.33 %: listed
+        "NQ02-7": (0, 0),     # không phát sinh: not compared
+    }
+    with transaction(settings.warehouse_url) as conn:
+        conn.execute(text("INSERT INTO core_unit_indicator (period, unit_code, indicator_code, source, numerator, "
+                          "denominator) VALUES ('2025-03', :u, :code, 'shared_drive', :n, :d)"),
+                     [{"u": HO_XA, "code": c, "n": n, "d": d} for c, (n, d) in self_reported.items()]
+                     + [{"u": BEN_QUAN, "code": "NQ01-3", "n": 1, "d": 10}])  # no portal figure: not compared
+    assert reconcile(settings, MARCH) == {"period": "2025-03", "points": 5.0, "discrepancies": 2}
+    got = rows(settings, "SELECT * FROM mart_reconciliation ORDER BY indicator_code")
+    assert [(r[:6], r[6:8]) for r in got] == [
+        (("2025-03", HO_XA, "NQ01-4", 9, 10, 90.0), (1, 3)),
+        (("2025-03", HO_XA, "NQ01-5", 18, 25, 72.0), (2, 3)),
+    ]
+    assert [round(r[8], 4) for r in got] == [33.3333, 66.6667]
+    assert [round(r[9], 4) for r in got] == [56.6667, 5.3333]
+    assert reconcile(settings, MARCH)["discrepancies"] == 2  # replaces, never appends
