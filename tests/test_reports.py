@@ -1,8 +1,7 @@
-"""The monthly report (Word + Excel) from hand-written mart rows for 2025-03."""
+"""The monthly report (Word + Excel) from hand-written mart rows for 2025-03 (tests/report_fixtures.py)."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import pytest
@@ -10,128 +9,14 @@ from docx import Document
 from openpyxl import load_workbook
 from sqlalchemy import text
 
-from tthc.catalogue import Catalogue
 from tthc.periods import Period
 from tthc.reports import write_monthly_report
 from tthc.reports import monthly
 from tthc.reports.formatting import reason_list, safe_text, target_text, vn_int, vn_pct
-from tthc.settings import DEFAULT_CATALOGUE_DIR, Settings
-from tthc.warehouse import get_engine, migrate, transaction
+from tthc.warehouse import get_engine, transaction
 
-MARCH = Period(2025, 3)
-CATALOGUE = Catalogue.load(DEFAULT_CATALOGUE_DIR)
-
-# Area figures (numerator, denominator) of 2025-03; NQ02-6 had no feedback due: 0/0.
-AREA = {
-    "NQ01-1": (45, 52), "NQ01-2": (310, 620), "NQ01-3": (1248, 2000), "NQ01-4": (1500, 1980),
-    "NQ01-5": (1980, 1980), "NQ01-6.1": (2850, 2950), "NQ01-6.2": (4100, 5000), "NQ02-1": (1900, 1980),
-    "NQ02-2": (800, 800), "NQ02-3": (1100, 2000), "NQ02-4": (30, 30), "NQ02-5": (1980, 1980),
-    "NQ02-6": (0, 0), "NQ02-7": (460, 500),
-}
-# (unit, indicator, source, numerator, denominator)
-UNIT_FIGURES = [
-    ("X-19363", "NQ01-3", "portal", 30, 100),        # Hồ Xá: 30 % against ≥ 50
-    ("X-19363", "NQ01-5", "portal", 98, 100),         # and 98 % against 100, shown again as NQ02-5
-    ("X-19363", "NQ02-5", "portal", 98, 100),
-    ("VL-NV", "NQ01-6.1", "shared_drive", 90, 100),   # 90 % against ≥ 95
-    ("VL-TP", "NQ02-2", "shared_drive", 10, 10),
-    ("X-19369", "NQ01-4", "portal", 40, 50),          # the portal's 80 % counts (meets ≥ 80) …
-    ("X-19369", "NQ01-4", "shared_drive", 35, 50),    # … the self-reported 70 % is a discrepancy
-    ("X-19366", "NQ02-6", "shared_drive", 0, 0),
-]
-REJECTED_JSON = json.dumps(["Ô D12: tử số 130 lớn hơn mẫu số 120", "Ô B3: kỳ báo cáo \"13/2025\" không đọc được"],
-                           ensure_ascii=False)
-FORMULA_REASON = "=HYPERLINK(\"http://x.invalid\",\"Bấm vào đây\")"
-# unit -> (status, received_at, file, reasons); every other expected unit sent on time.
-STATUS = {
-    "VL-NV": ("late", "2025-03-21T08:15:00+07:00", "2025-03/VL-NV.xlsx", None),
-    "X-19375": ("missing", None, None, None),
-    "X-19378": ("rejected", "2025-03-17T10:00:00.123456+07:00", "2025-03/Trung Nam & <sửa>.xlsx", REJECTED_JSON),
-    "X-19384": ("rejected", "2025-03-18T16:45:00+07:00", "2025-03/X-19384.csv", FORMULA_REASON),
-}
-
-
-def _pct(num: int, den: int) -> float | None:
-    return 100.0 * num / den if den else None
-
-
-def _meets(code: str, num: int, den: int) -> bool | None:
-    target = CATALOGUE.target(code, 2025)
-    if not den:
-        return None
-    return num * 100 == target.target_pct * den if target.comparator == "=" else num * 100 >= target.target_pct * den
-
-
-def seed_march(url: str) -> None:
-    """The ref_* rows the queries join and the three public marts, as the aggregation leaves them."""
-    migrate(url)
-    scheme = "decree09"
-    units = CATALOGUE.units_in(MARCH, scheme)
-    with transaction(url) as conn:
-        conn.execute(text("INSERT INTO ref_unit (unit_code, name, unit_type, valid_from) "
-                          "VALUES (:code, :name, :unit_type, '2019-01-01')"),
-                     [{"code": u.code, "name": u.name, "unit_type": u.unit_type} for u in units])
-        conn.execute(text("INSERT INTO ref_period_unit_indicator (period, unit_code, indicator_code) "
-                          "VALUES ('2025-03', :u, :i)"),
-                     [{"u": u.code, "i": i.code} for u in units for i in CATALOGUE.applicable(u)])
-        expected = {code: sum(ind.applies(u) for u in units) for code, ind in CATALOGUE.indicators.items()}
-        conn.execute(text(
-            "INSERT INTO mart_area_kpi_monthly (period, indicator_code, indicator_name, numerator, denominator, "
-            "value_pct, target_pct, comparator, stretch_pct, meets_target, units_reported, units_expected, "
-            "ytd_numerator, ytd_denominator, ytd_value_pct, ytd_meets_target, sources, period_scheme) VALUES "
-            "('2025-03', :code, :name, :num, :den, :pct, :target, :cmp, :stretch, :meets, :reported, :expected, "
-            ":ynum, :yden, :ypct, :ymeets, 'portal,shared_drive', 'decree09')"),
-            [{"code": code, "name": CATALOGUE.indicators[code].name_vi, "num": num, "den": den, "pct": _pct(num, den),
-              "target": CATALOGUE.target(code, 2025).target_pct, "cmp": CATALOGUE.target(code, 2025).comparator,
-              "stretch": CATALOGUE.target(code, 2025).stretch_pct, "meets": _meets(code, num, den),
-              "reported": expected[code] - 2, "expected": expected[code], "ynum": num * 3, "yden": den * 3,
-              "ypct": _pct(num * 3, den * 3), "ymeets": _meets(code, num * 3, den * 3)}
-             for code, (num, den) in AREA.items()])
-        by_code = {u.code: u for u in units}
-        conn.execute(text(
-            "INSERT INTO mart_unit_kpi_monthly (period, unit_code, unit_name, unit_type, indicator_code, numerator, "
-            "denominator, value_pct, target_pct, comparator, meets_target, ytd_numerator, ytd_denominator, "
-            "ytd_value_pct, ytd_meets_target, source, period_scheme, file_path) VALUES ('2025-03', :unit, :name, "
-            ":type, :code, :num, :den, :pct, :target, :cmp, :meets, :num, :den, :pct, :meets, :source, 'decree09', "
-            ":file)"),
-            [{"unit": unit, "name": by_code[unit].name, "type": by_code[unit].unit_type, "code": code,
-              "num": num, "den": den, "pct": _pct(num, den), "target": CATALOGUE.target(code, 2025).target_pct,
-              "cmp": CATALOGUE.target(code, 2025).comparator, "meets": _meets(code, num, den), "source": source,
-              "file": f"2025-03/{unit}.xlsx" if source == "shared_drive" else None}
-             for unit, code, source, num, den in UNIT_FIGURES])
-        deadline = MARCH.deadline(scheme, 3).isoformat()
-        rows = [{"unit": u.code, "name": u.name, "status": "on_time", "at": "2025-03-16T09:00:00+07:00",
-                 "file": f"2025-03/{u.code}.xlsx", "reasons": None} for u in units if u.code not in STATUS]
-        rows += [{"unit": code, "name": by_code[code].name, "status": s, "at": at, "file": f, "reasons": r}
-                 for code, (s, at, f, r) in STATUS.items()]
-        # A file naming a unit that does not exist: rejected, outside the expected units.
-        rows.append({"unit": "X-99999", "name": None, "status": "rejected", "at": "2025-03-19T07:00:00+07:00",
-                     "file": "2025-03/khong-ro.xlsx", "reasons": "Ô C4: mã đơn vị X-99999 không có trong danh mục"})
-        conn.execute(text(
-            "INSERT INTO mart_submission_status (period, unit_code, unit_name, status, received_at, file, reasons, "
-            "deadline, versions) VALUES ('2025-03', :unit, :name, :status, :at, :file, :reasons, :deadline, "
-            "CASE WHEN :file IS NULL THEN 0 ELSE 1 END)"),
-            [dict(r, deadline=deadline) for r in rows])
-
-
-def _settings(tmp_path, url: str) -> Settings:
-    return Settings.from_env({"TTHC_DATA_DIR": str(tmp_path / "data"), "TTHC_WAREHOUSE_URL": url})
-
-
-def _write(settings: Settings) -> dict:
-    with transaction(settings.warehouse_url) as conn:
-        return write_monthly_report(conn, MARCH, settings, CATALOGUE)
-
-
-@pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("report")
-    url = f"sqlite:///{tmp / 'warehouse.sqlite'}"
-    seed_march(url)
-    settings = _settings(tmp, url)
-    result = _write(settings)
-    yield settings, result
-    get_engine(url).dispose()
+from report_fixtures import AREA, CATALOGUE, FORMULA_REASON, report_settings, seed_march, write_report
+from report_fixtures import report  # noqa: F401  (a fixture, requested by name)
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +78,7 @@ def test_return_value(report):
     folder = settings.reports_dir / "2025-03"
     assert result["docx"] == str(folder / "BaoCao_TTHC_2025-03.docx")
     assert result["xlsx"] == str(folder / "BaoCao_TTHC_2025-03.xlsx")
-    assert (result["indicators"], result["indicators_met"], result["indicators_not_met"]) == (14, 11, 2)
+    assert (result["indicators"], result["indicators_met"], result["indicators_not_met"]) == (15, 11, 2)
     # Hồ Xá (NQ01-3, NQ01-5) and Phòng Nội vụ; Vĩnh Thái's portal figure meets its target.
     assert result["units_below_target"] == 2
     assert result["discrepancies"] == 1
@@ -224,8 +109,8 @@ def test_decree_30_layout(doc):
 
 def test_results_in_words(doc):
     texts = _texts(doc)
-    assert ("Trong 14 chỉ tiêu, 11 chỉ tiêu đạt kế hoạch, 2 chỉ tiêu chưa đạt, 1 chỉ tiêu không phát sinh "
-            "(không đánh giá).") in texts
+    assert ("Trong 15 chỉ tiêu, 11 chỉ tiêu đạt kế hoạch, 2 chỉ tiêu chưa đạt, 1 chỉ tiêu không phát sinh "
+            "(không đánh giá), 1 chỉ tiêu bổ sung không có chỉ tiêu kế hoạch.") in texts
     # Indicators with a stretch goal are the plan's headline ones.
     assert ("Tỷ lệ DVC trực tuyến toàn trình đạt 86,5%, vượt chỉ tiêu 6,5 điểm %; tỷ lệ hồ sơ trực tuyến đạt "
             "62,4%, vượt chỉ tiêu 12,4 điểm %.") in texts
@@ -251,11 +136,12 @@ def test_indicator_table(doc):
 
 
 def test_units_below_target_and_discrepancies(doc):
-    below = _table(doc, ("STT", "Đơn vị", "Chỉ tiêu", "Tử số/Mẫu số"))
-    assert below[1:] == [
-        ["1", "Phòng Nội vụ", "NQ01-6.1 Xử lý văn bản trên môi trường mạng (phòng, ban)", "90/100", "90,0%", "≥ 95"],
-        ["2", "Thị trấn Hồ Xá", "NQ01-3 Hồ sơ trực tuyến", "30/100", "30,0%", "≥ 50"],
-        ["3", "Thị trấn Hồ Xá", "NQ01-5 Đồng bộ kết quả lên Cổng DVCQG", "98/100", "98,0%", "100"],
+    # One row per unit, its indicators below target one per line ('KH ≥ 95' held by no-break spaces).
+    below = _table(doc, ("STT", "Đơn vị", "Chỉ tiêu chưa đạt: tỷ lệ (tử số/mẫu số), chỉ tiêu kế hoạch (KH)"))
+    assert [[cell.replace("\u00a0", "~") for cell in row] for row in below[1:]] == [
+        ["1", "Phòng Nội vụ", "NQ01-6.1 Xử lý văn bản trên môi trường mạng (phòng, ban): 90,0% (90/100), KH~≥~95"],
+        ["2", "Thị trấn Hồ Xá", "NQ01-3 Hồ sơ trực tuyến: 30,0% (30/100), KH~≥~50\n"
+                               "NQ01-5 Đồng bộ kết quả lên Cổng DVCQG: 98,0% (98/100), KH~100"],
     ]
     gaps = _table(doc, ("STT", "Đơn vị", "Mã chỉ tiêu", "Đơn vị báo cáo"))
     assert gaps[1:] == [["1", "Xã Vĩnh Thái", "NQ01-4", "70,0% (35/50)", "80,0% (40/50)", "10 điểm %"]]
@@ -346,7 +232,7 @@ def test_workbook_submission_status(workbook):
 def test_a_failed_write_leaves_no_partial_report(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     seed_march(url)
-    settings = _settings(tmp_path, url)
+    settings = report_settings(tmp_path, url)
     folder = settings.reports_dir / "2025-03"
 
     def disk_full(data, path):
@@ -356,15 +242,15 @@ def test_a_failed_write_leaves_no_partial_report(tmp_path, monkeypatch):
     real = monthly.write_workbook
     monkeypatch.setattr(monthly, "write_workbook", disk_full)
     with pytest.raises(OSError, match="No space left"):
-        _write(settings)
+        write_report(settings)
     assert list(folder.iterdir()) == []
 
     monkeypatch.setattr(monthly, "write_workbook", real)
-    good = _write(settings)
+    good = write_report(settings)
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     monkeypatch.setattr(monthly, "write_workbook", disk_full)
     with pytest.raises(OSError):
-        _write(settings)
+        write_report(settings)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # the earlier report is intact
     assert good["units_below_target"] == 2
     get_engine(url).dispose()
@@ -373,7 +259,7 @@ def test_a_failed_write_leaves_no_partial_report(tmp_path, monkeypatch):
 @pytest.mark.postgres
 def test_same_report_on_postgresql(pg_url, report, tmp_path):
     seed_march(pg_url)
-    result = _write(_settings(tmp_path, pg_url))
+    result = write_report(report_settings(tmp_path, pg_url))
     sqlite_result = report[1]
     for key in ("indicators", "indicators_met", "indicators_not_met", "units_below_target", "discrepancies",
                 "submissions"):

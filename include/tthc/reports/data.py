@@ -78,7 +78,7 @@ def load_report_data(conn, period: Period, settings: Settings, catalogue: Catalo
     units = sorted((_label(r, catalogue) for r in _rows(conn, "report_units", period)),
                    key=lambda r: (unit_rank.get(r["unit_code"], _LAST), r["order"]))
     discrepancies = [r for r in (_label(r, catalogue) for r in _rows(
-        conn, "report_discrepancies", period, points=DISCREPANCY_POINTS)) if not r["alias_of"]]
+        conn, "report_discrepancies", period)) if not r["alias_of"]]
     scheme = area[0]["period_scheme"] if area else settings.period_scheme
     return ReportData(
         period=period, scheme=scheme,

@@ -181,10 +181,14 @@ def summary_paragraphs(data: ReportData) -> list[str]:
         return ["Chưa có số liệu tổng hợp của kỳ báo cáo."]
     not_arising = sum(r["value_pct"] is None and r["reported"] for r in data.area)
     no_data = sum(not r["reported"] for r in data.area)
+    # Supplementary indicators (e.g. the on-time rate) have a figure but no target in the plan.
+    no_target = sum(r["value_pct"] is not None and r["target_pct"] is None for r in data.area)
     counts = (f"Trong {len(data.area)} chỉ tiêu, {data.verdicts[True]} chỉ tiêu đạt kế hoạch, "
               f"{data.verdicts[False]} chỉ tiêu chưa đạt")
     if not_arising:
         counts += f", {not_arising} chỉ tiêu không phát sinh (không đánh giá)"
+    if no_target:
+        counts += f", {no_target} chỉ tiêu bổ sung không có chỉ tiêu kế hoạch"
     if no_data:
         counts += f", {no_data} chỉ tiêu chưa có đơn vị nào báo cáo"
     paragraphs = [counts + "."]
