@@ -72,9 +72,15 @@ Re-running a period is always safe: each step replaces that period's rows.
 def tthc_monthly_shared_drive():
     @task.sensor(mode="reschedule", poke_interval=timedelta(hours=1), timeout=timedelta(days=21))
     def wait_for_submissions() -> PokeReturnValue:
-        from tthc.pipeline import submission_progress
+        from tthc.pipeline import deadline_passed, submission_progress
 
-        progress = submission_progress(task_settings(), run_period(get_current_context()))
+        context = get_current_context()
+        settings, period = task_settings(), run_period(context)
+        if context["dag_run"].run_type != "scheduled" and deadline_passed(settings, period):
+            # A backfill or re-run of a closed period: nothing to wait for; the next steps read the share.
+            return PokeReturnValue(is_done=True, xcom_value={"period": period.label, "deadline_passed": True,
+                                                             "missing": []})
+        progress = submission_progress(settings, period)
         return PokeReturnValue(is_done=not progress["missing"] or progress["deadline_passed"], xcom_value=progress)
 
     @task

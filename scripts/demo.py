@@ -1,4 +1,5 @@
-"""`make demo`: a sample shared drive for 2025-01..06, each period run through Airflow (dag.test()).
+"""`make demo`: a sample shared drive for 2025-01..06 and a fake provincial portal on 127.0.0.1,
+each period run through Airflow (dag.test()), both sources.
 
 Uses its own installation under $TTHC_DATA_DIR/demo (recreated on every run) and the Airflow home
 in $AIRFLOW_HOME, so `make airflow-ui` shows the same runs afterwards.
@@ -36,13 +37,21 @@ def main() -> int:
     from tthc.catalogue import Catalogue
     from tthc.demo_data import generate_shared_drive
     from tthc.periods import Period
+    from tthc.portal.fake_server import FakePortal
     from tthc.settings import Settings
 
+    # The provincial portal's stand-in: realistic dossiers for every unit, with personal data that
+    # the pipeline must drop at the edge. Tasks reach it through the same settings as a real one.
+    portal = FakePortal(token="demo-token").start()
+    os.environ.update({"TTHC_PORTAL_URL": portal.url, "TTHC_PORTAL_TOKEN": portal.token,
+                       "TTHC_PII_SALT": "demo-salt-kept-outside-the-warehouse"})
+    print(f"fake provincial portal: {portal.url}")
     settings = Settings.from_env()
     periods = Period.range(Period.parse(PERIODS[0]), Period.parse(PERIODS[1]))
     t0 = time.monotonic()
     manifest = generate_shared_drive(settings.shared_drive, Catalogue.load(settings.catalogue_dir), periods,
-                                     scheme=settings.period_scheme, deadline_workdays=settings.deadline_workdays)
+                                     scheme=settings.period_scheme, deadline_workdays=settings.deadline_workdays,
+                                     observed=_portal_figures(settings, periods, demo / "scratch"))
     files = sum(len(u["files"]) for p in manifest.values() for u in p.values())
     print(f"sample shared drive: {settings.shared_drive} ({files} submissions, {time.monotonic() - t0:.1f} s)")
 
@@ -72,7 +81,26 @@ def main() -> int:
     for path in sorted(settings.reports_dir.rglob("BaoCao_*")):
         print(f"  {path}")
     print(f"\ntotal {time.monotonic() - t0:.1f} s; see the runs with `make airflow-ui` (http://localhost:8080)")
+    portal.stop()
     return 1 if failed else 0
+
+
+def _portal_figures(settings, periods, scratch: Path) -> dict:
+    """What the portal's dossiers say each unit did, counted by the pipeline itself on a scratch
+    warehouse, so the sample self-reports agree with the portal except where a unit misreports."""
+    from tthc import pipeline, warehouse
+
+    scratch_settings = settings.with_(warehouse_url=f"sqlite:///{scratch / 'warehouse.sqlite'}",
+                                      archive_dir=scratch / "archive")
+    figures: dict = {}
+    for period in periods:
+        pipeline.run_portal(scratch_settings, period)
+        with warehouse.transaction(scratch_settings.warehouse_url) as conn:
+            for r in warehouse.query(conn, "queries/portal_figures", period=period.label):
+                figures.setdefault((period.label, r["unit_code"]), {})[r["indicator_code"]] = (
+                    r["numerator"], r["denominator"])
+    shutil.rmtree(scratch)
+    return figures
 
 
 def _summary(settings, period) -> str:
@@ -86,8 +114,14 @@ def _summary(settings, period) -> str:
         met, judged = conn.execute(text(
             "SELECT SUM(CASE WHEN meets_target THEN 1 ELSE 0 END), COUNT(meets_target) "
             "FROM mart_area_kpi_monthly WHERE period = :p"), {"p": period.label}).one()
+        sources = dict(conn.execute(text("SELECT source, COUNT(*) FROM mart_unit_kpi_monthly WHERE period = :p "
+                                         "GROUP BY source"), {"p": period.label}).all())
+        gaps = conn.execute(text("SELECT COUNT(*) FROM mart_reconciliation WHERE period = :p"),
+                            {"p": period.label}).scalar()
     order = ("on_time", "late", "rejected", "missing")
-    return ", ".join(f"{k} {status.get(k, 0)}" for k in order) + f"; indicators meeting target {met or 0}/{judged}"
+    return (", ".join(f"{k} {status.get(k, 0)}" for k in order)
+            + f"; figures shared_drive {sources.get('shared_drive', 0)}, portal {sources.get('portal', 0)}"
+            + f"; discrepancies {gaps}; indicators meeting target {met or 0}/{judged}")
 
 
 if __name__ == "__main__":

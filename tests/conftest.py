@@ -22,11 +22,10 @@ os.environ.update({
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
     "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(_AIRFLOW_HOME / "logs"),
 })
+PG_ADMIN_URL = os.environ.get("TTHC_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 # Tests never read the developer's own data folder or settings.
 for _var in [v for v in os.environ if v.startswith("TTHC_")]:
     del os.environ[_var]
-
-PG_ADMIN_URL = os.environ.get("TTHC_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 
 
 @pytest.fixture(scope="session")

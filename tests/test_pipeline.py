@@ -268,3 +268,13 @@ def test_a_late_or_corrected_file_reruns_only_its_already_reported_period(march_
     assert pipeline.periods_to_rerun(march_drive) == ["2025-03"]  # April has not been reported yet
     run(march_drive, MAR)
     assert status(march_drive, MAR)["VL-YT"]["status"] == "late"
+    assert pipeline.periods_to_rerun(march_drive) == []
+
+
+def test_a_late_file_read_by_another_periods_run_still_reruns_its_period(march_drive):
+    """April's run ingests the whole share, March's late file included: the watcher must still see it."""
+    run(march_drive, MAR)
+    write_csv(march_drive.shared_drive, "2025-03/VL-YT.csv", "VL-YT", "2025-03", [("NQ01-3", 5, 5)],
+              mtime="2025-03-25 08:00")
+    run(march_drive, APR)
+    assert pipeline.periods_to_rerun(march_drive) == ["2025-03"]

@@ -226,8 +226,14 @@ def _plan_events(catalogue: Catalogue, periods: list[Period], scheme: str, habit
 
 
 def generate_shared_drive(root: Path, catalogue: Catalogue, periods: list[Period], *, scheme: str = "decree09",
-                          deadline_workdays: int = 3, seed: int = 2025) -> dict:
-    """Write the sample drive under `root` and return the manifest:
+                          deadline_workdays: int = 3, seed: int = 2025, observed: dict | None = None) -> dict:
+    """Write the sample drive under `root` and return the manifest.
+
+    observed: {(period_label, unit_code): {code: (num, den)}}, what really happened (e.g. counted from
+    the portal's dossiers): units report those figures, except a few who misreport one indicator by
+    well over 5 points, so the reconciliation has something real to find.
+
+    The manifest:
 
     {period_label: {unit_code: {'expected_status': 'on_time'|'late'|'missing'|'rejected',
                                 'files': [paths relative to root, oldest first],
@@ -251,6 +257,8 @@ def generate_shared_drive(root: Path, catalogue: Catalogue, periods: list[Period
             event = plan.get((period.label, unit.code))
             rel = _relative_path(unit, period, habit.kind)
             figures = unit_figures(catalogue, unit, period, seed)
+            if observed and (period.label, unit.code) in observed:
+                figures = _as_reported(figures, observed[(period.label, unit.code)], rng)
             sent = end + window * rng.uniform(0.2, 0.9)
             if event == "missing":
                 entries[unit.code] = {"expected_status": MISSING, "files": []}
@@ -276,6 +284,21 @@ def generate_shared_drive(root: Path, catalogue: Catalogue, periods: list[Period
                 entries[unit.code] = {"expected_status": status, "files": [rel], "figures": figures}
     _write_non_report_files(root, periods, habits, scheme, deadline_workdays)
     return manifest
+
+
+# Share of units that misreport one dossier-based indicator in a period.
+MISREPORT_SHARE = 0.07
+
+
+def _as_reported(figures: dict, observed: dict, rng: random.Random) -> dict:
+    """The observed figures where there are some; now and then one overstated by 15-30 points."""
+    reported = {**figures, **{c: f for c, f in observed.items() if c in figures}}
+    candidates = sorted(c for c in observed if c in figures and reported[c][1] >= 10)
+    if candidates and rng.random() < MISREPORT_SHARE:
+        code = rng.choice(candidates)
+        num, den = reported[code]
+        reported[code] = (min(den, num + round(den * rng.uniform(0.15, 0.30))), den)
+    return reported
 
 
 def _write_non_report_files(root: Path, periods: list[Period], habits: dict[str, _Habit], scheme: str,

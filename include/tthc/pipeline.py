@@ -59,6 +59,7 @@ def ingest_shared_drive(settings: Settings) -> dict:
             summary["ignored"] += 1
             if ignored.get(found.path) != (found.size, found.mtime):
                 with transaction(url) as conn:
+                    warehouse.lock_for_writing(conn)
                     conn.execute(text("DELETE FROM ignored_file WHERE path = :path"), {"path": found.path})
                     conn.execute(text("INSERT INTO ignored_file (path, size_bytes, mtime, reason) "
                                       "VALUES (:path, :size, :mtime, :reason)"),
@@ -76,6 +77,12 @@ def ingest_shared_drive(settings: Settings) -> dict:
             summary["busy"] += 1
             continue
         with transaction(url) as conn:
+            # Another ingest (a parallel run, the watcher) may have recorded it since `known` was read.
+            warehouse.lock_for_writing(conn)
+            if conn.execute(text("SELECT 1 FROM file_observation WHERE path = :path AND file_hash = :h "
+                                 "AND mtime = :mtime"), {"path": found.path, "h": digest, "mtime": found.mtime}).first():
+                summary["unchanged"] += 1
+                continue
             seen_before = conn.execute(text("SELECT 1 FROM raw_file WHERE file_hash = :h"), {"h": digest}).first()
             if not seen_before:
                 try:
@@ -143,6 +150,7 @@ def validate_period(settings: Settings, period: Period) -> dict:
 
     catalogue = catalogue_of(settings)
     prepare_warehouse(settings)
+    started = now_local()
     scheme = settings.period_scheme
     window_start = period.shift(-1).deadline(scheme, settings.deadline_workdays).isoformat()
     window_end = period.deadline(scheme, settings.deadline_workdays).isoformat()
@@ -172,6 +180,10 @@ def validate_period(settings: Settings, period: Period) -> dict:
                         "total": total, "failed": failed, "result_path": rel})
     with transaction(settings.warehouse_url) as conn:
         conn.execute(text("DELETE FROM validation_result WHERE period = :period"), {"period": period.label})
+        # Files first seen after this moment are not in this run: the watcher re-runs the period for them.
+        conn.execute(text("DELETE FROM period_validation WHERE period = :period"), {"period": period.label})
+        conn.execute(text("INSERT INTO period_validation (period, validated_from) VALUES (:period, :started)"),
+                     {"period": period.label, "started": started})
         if results:
             conn.execute(text(
                 "INSERT INTO validation_result (file_hash, period, outcome, reasons, expectations_total, "
@@ -273,20 +285,24 @@ def submission_progress(settings: Settings, period: Period, now: datetime | None
     expected = catalogue.units_in(period, settings.period_scheme)
     missing = [[u.code, u.name] for u in expected if u.code not in received]
     deadline = period.deadline(settings.period_scheme, settings.deadline_workdays)
-    now = now or datetime.now(LOCAL_TZ)
     progress = {"period": period.label, "expected": len(expected), "received": len(expected) - len(missing),
-                "missing": missing, "deadline": deadline.isoformat(), "deadline_passed": now >= deadline}
+                "missing": missing, "deadline": deadline.isoformat(),
+                "deadline_passed": deadline_passed(settings, period, now)}
     log.info("submissions for %s: %d/%d, deadline %s; missing: %s", period.label, progress["received"],
              progress["expected"], deadline.isoformat(), ", ".join(code for code, _ in missing) or "none")
     return progress
 
 
 def periods_to_rerun(settings: Settings) -> list[str]:
-    """Periods already aggregated for which a new or changed file has arrived (late or corrected)."""
-    new = set(ingest_shared_drive(settings)["periods"])
+    """Periods already reported that have a file version (late or corrected) first seen after their
+    last validation began, whichever run's ingest recorded it."""
+    ingest_shared_drive(settings)
     with transaction(settings.warehouse_url) as conn:
-        done = {r["period"] for r in warehouse.query(conn, "queries/aggregated_periods")}
-    return sorted(new & done)
+        return [r["period"] for r in warehouse.query(conn, "queries/periods_with_newer_files")]
+
+
+def deadline_passed(settings: Settings, period: Period, now: datetime | None = None) -> bool:
+    return (now or datetime.now(LOCAL_TZ)) >= period.deadline(settings.period_scheme, settings.deadline_workdays)
 
 
 def report_period(settings: Settings, period: Period) -> dict:

@@ -82,7 +82,8 @@ def get_engine(url: str) -> Engine:
 
 
 def now_local() -> str:
-    return datetime.now(LOCAL_TZ).isoformat(timespec="seconds")
+    """Now, local, to the microsecond: ordering what was seen before or after a run must be exact."""
+    return datetime.now(LOCAL_TZ).isoformat(timespec="microseconds")
 
 
 def execute_file(conn: Connection, name: str, **params) -> None:

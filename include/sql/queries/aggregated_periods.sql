@@ -1,1 +1,0 @@
-SELECT DISTINCT period FROM mart_area_kpi_monthly ORDER BY period;
