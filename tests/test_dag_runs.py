@@ -74,3 +74,32 @@ def test_one_period_end_to_end_on_postgresql(dags, tthc_env, pg_url, monkeypatch
     _drive(settings)
     _run_period(dags, settings)
     _check(settings)
+
+
+def test_one_period_with_both_sources(dags, tthc_env, monkeypatch, caplog):
+    """Shared drive and the fake portal over HTTP, through the same DAG: portal figures count, the
+    self-report that disagrees by more than 5 points is listed, and no personal data is stored."""
+    from tthc.portal.fake_server import FakePortal, make_dossier
+
+    write_csv(tthc_env.shared_drive, "2025-03/X-19363.csv", "X-19363", "2025-03",
+              [("NQ01-3", 9, 10), ("NQ02-6", 0, 0)], mtime="2025-03-12 09:00")
+    canary = {"ChuHoSo": "Nguyễn Văn Canary", "SoGiayToChuHoSo": "079912345678", "SoDienThoai": "0912000111"}
+    with FakePortal(dossiers_per_unit_month=(0, 0), token="tok-3f9a") as portal:
+        portal.add_dossiers("X-19363", [
+            make_dossier("X-19363", f"HS-{i}", "20250310090000", KenhThucHien=2 if i < 5 else 1, **canary)
+            for i in range(10)])
+        monkeypatch.setenv("TTHC_PORTAL_URL", portal.url)
+        monkeypatch.setenv("TTHC_PORTAL_TOKEN", portal.token)
+        _run_period(dags, tthc_env)
+    with transaction(tthc_env.warehouse_url) as conn:
+        area = conn.execute(text("SELECT numerator, denominator, sources FROM mart_area_kpi_monthly "
+                                 "WHERE period = '2025-03' AND indicator_code = 'NQ01-3'")).one()
+        gap = conn.execute(text("SELECT self_value_pct, portal_value_pct FROM mart_reconciliation "
+                                "WHERE period = '2025-03' AND unit_code = 'X-19363' AND indicator_code = 'NQ01-3'")).one()
+        tables = [r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))]
+        dump = "\n".join(str(row) for t in tables for row in conn.execute(text(f'SELECT * FROM "{t}"')))
+    assert tuple(area) == (5, 10, "portal")  # the portal's 5/10 counts over the self-reported 9/10
+    assert tuple(gap) == (90.0, 50.0)
+    for value in (*canary.values(), "tok-3f9a"):
+        assert value not in dump
+        assert value not in caplog.text
