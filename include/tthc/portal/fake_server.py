@@ -138,10 +138,11 @@ class FakePortal:
     def __init__(self, catalogue_units: list[str] | None = None, *, seed: int = 2025,
                  dossiers_per_unit_month: tuple[int, int] = (80, 400), token: str = "demo-token",
                  page_size_max: int = MAX_PAGE_SIZE, host: str = "127.0.0.1", port: int = 0,
-                 cache_rows: int = 2_000_000):
+                 cache_rows: int = 2_000_000, catalogue_dir=None):
         if catalogue_units is None:
             # Every catalogue unit, generating only while it exists (old communes until 06/2025).
-            units = Catalogue.load(DEFAULT_CATALOGUE_DIR).units.values()
+            # catalogue_dir: another catalogue (the benchmark's, with synthetic units).
+            units = Catalogue.load(catalogue_dir or DEFAULT_CATALOGUE_DIR).units.values()
             self._validity = {u.code: (u.valid_from, u.valid_to) for u in units}
         else:
             self._validity = {code: (None, None) for code in catalogue_units}
@@ -432,9 +433,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-month", type=int, nargs=2, metavar=("LO", "HI"), default=(80, 400),
                         help="dossiers per unit and month")
     parser.add_argument("--units", nargs="*", help="unit codes (default: every catalogue unit)")
+    parser.add_argument("--catalogue", metavar="DIR",
+                        help="serve the units of this catalogue directory, within their validity "
+                             "(default: include/catalogue)")
+    parser.add_argument("--cache-rows", type=int, default=2_000_000,
+                        help="generated dossiers kept in memory (the benchmark needs all of a period's)")
     args = parser.parse_args(argv)
     portal = FakePortal(args.units, seed=args.seed, dossiers_per_unit_month=tuple(args.per_month),
-                        token=args.token, host=args.host, port=args.port)
+                        token=args.token, host=args.host, port=args.port, cache_rows=args.cache_rows,
+                        catalogue_dir=args.catalogue)
     with portal:
         print(f"fake portal at {portal.url} (Ctrl-C to stop)", flush=True)
         try:
