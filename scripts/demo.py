@@ -1,5 +1,7 @@
-"""`make demo`: a sample shared drive for 2025-01..06 and a fake provincial portal on 127.0.0.1,
-each period run through Airflow (dag.test()), both sources.
+"""`make demo`: a sample shared drive for 2025-01..12 and a fake provincial portal on 127.0.0.1,
+each period run through Airflow (dag.test()), both sources; then the quarterly, half-year and annual
+roll-up reports. The year spans the reorganisation: 30 units report through 2025-06, the five new
+communes from 2025-07 (their year to date and the annual report include the old communes' figures).
 
 Uses its own installation under $TTHC_DATA_DIR/demo (recreated on every run) and the Airflow home
 in $AIRFLOW_HOME, so `make airflow-ui` shows the same runs afterwards.
@@ -15,7 +17,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PERIODS = ("2025-01", "2025-06")
+PERIODS = ("2025-01", "2025-12")
+ROLLUPS = (("tthc_quarterly_report", ("2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4")),
+           ("tthc_half_year_report", ("2025-H1", "2025-H2")),
+           ("tthc_annual_report", ("2025",)))
+# Fewer dossiers per unit and month than the fake portal's default (80-400): twelve months stay quick.
+DOSSIERS_PER_UNIT_MONTH = (40, 160)
 
 
 def main() -> int:
@@ -42,7 +49,7 @@ def main() -> int:
 
     # The provincial portal's stand-in: realistic dossiers for every unit, with personal data that
     # the pipeline must drop at the edge. Tasks reach it through the same settings as a real one.
-    portal = FakePortal(token="demo-token").start()
+    portal = FakePortal(token="demo-token", dossiers_per_unit_month=DOSSIERS_PER_UNIT_MONTH).start()
     os.environ.update({"TTHC_PORTAL_URL": portal.url, "TTHC_PORTAL_TOKEN": portal.token,
                        "TTHC_PII_SALT": "demo-salt-kept-outside-the-warehouse"})
     print(f"fake provincial portal: {portal.url}")
@@ -77,6 +84,17 @@ def main() -> int:
         if states != ("success", "success"):
             failed.append(period.label)
         print(f"{period.label}: monthly {states[0]}, report {states[1]} in {seconds:.1f} s — {_summary(settings, period)}")
+    from tthc.periods import RollupPeriod
+
+    for dag_id, labels in ROLLUPS:
+        rollup_dag = bag.get_dag(dag_id)
+        for label in labels:
+            t = time.monotonic()
+            rollup = RollupPeriod.parse(label)
+            run = rollup_dag.test(logical_date=rollup.bounds(settings.period_scheme)[1], run_conf={"period": label})
+            if str(run.state) != "success":
+                failed.append(label)
+            print(f"{label}: {dag_id} {run.state} in {time.monotonic() - t:.1f} s — {_rollup_summary(settings, label)}")
     print(f"\nreports under {settings.reports_dir}:")
     for path in sorted(settings.reports_dir.rglob("BaoCao_*")):
         print(f"  {path}")
@@ -101,6 +119,25 @@ def _portal_figures(settings, periods, scratch: Path) -> dict:
                     r["numerator"], r["denominator"])
     shutil.rmtree(scratch)
     return figures
+
+
+def _rollup_summary(settings, label: str) -> str:
+    from sqlalchemy import text
+
+    from tthc.warehouse import transaction
+
+    with transaction(settings.warehouse_url) as conn:
+        met, judged, stretch, stretch_judged = conn.execute(text(
+            "SELECT SUM(CASE WHEN meets_target THEN 1 ELSE 0 END), COUNT(meets_target), "
+            "SUM(CASE WHEN meets_stretch THEN 1 ELSE 0 END), COUNT(meets_stretch) "
+            "FROM mart_area_kpi_rollup WHERE rollup_period = :r"), {"r": label}).one()
+        units, merged = conn.execute(text(
+            "SELECT COUNT(DISTINCT unit_code), COUNT(DISTINCT CASE WHEN predecessor_units > 0 THEN unit_code END) "
+            "FROM mart_unit_kpi_rollup WHERE rollup_period = :r"), {"r": label}).one()
+    text_ = f"indicators meeting target {met or 0}/{judged}; units {units} ({merged} including old communes)"
+    if stretch_judged:
+        text_ += f"; end-of-year stretch targets met {stretch or 0}/{stretch_judged}"
+    return text_
 
 
 def _summary(settings, period) -> str:

@@ -11,7 +11,8 @@ import pytest
 from conftest import ROOT
 
 pytestmark = pytest.mark.airflow
-EXPECTED = {"tthc_monthly_shared_drive", "tthc_monthly_report", "tthc_watch_shared_drive"}
+EXPECTED = {"tthc_monthly_shared_drive", "tthc_monthly_report", "tthc_watch_shared_drive",
+            "tthc_quarterly_report", "tthc_half_year_report", "tthc_annual_report"}
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +101,25 @@ def test_deadline_alert_is_set_from_the_environment_and_serializes(airflow_db):
     assert out.returncode == 0, out.stderr[-2000:]
     lines = [line for line in out.stdout.splitlines() if line.startswith(("INTERVAL=", "CALLBACK="))]
     assert lines == ["INTERVAL=518400.0", "CALLBACK=tthc_airflow.notifiers.deadline_alert_callback"]
+
+
+@pytest.mark.parametrize("dag_id, frequency, label", [
+    ("tthc_quarterly_report", "quarter", "2025-Q1"), ("tthc_half_year_report", "half_year", "2025-H1"),
+    ("tthc_annual_report", "year", "2025")])
+def test_rollup_dags_wait_for_the_months_then_aggregate_and_report(dagbag, dag_id, frequency, label):
+    """Roll-up DAGs: the Decree 09 roll-up periods as data intervals, a reschedule-mode sensor on the
+    monthly marts, then aggregate → report."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = dagbag.get_dag(dag_id)
+    order = ["wait_for_months", "aggregate_rollup", "write_rollup_report"]
+    for upstream, downstream in zip(order, order[1:]):
+        assert downstream in dag.get_task(upstream).downstream_task_ids
+    assert dag.get_task("wait_for_months").mode == "reschedule"
+    assert dag.timetable.frequency == frequency
+    serialized = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    info = serialized.timetable.next_dagrun_info(last_automated_data_interval=None,
+                                                 restriction=_restriction(serialized))
+    assert dag.timetable.label_for_interval(info.data_interval.start, info.data_interval.end) == label
+    # Decree 09: every roll-up of 2025 starts on 15/12/2024.
+    assert info.data_interval.start.isoformat() == "2024-12-14T17:00:00+00:00"

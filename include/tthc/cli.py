@@ -75,6 +75,21 @@ def cmd_run(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_rollup(args, settings: Settings) -> int:
+    """A quarter's, half-year's or year's roll-up and its report, from months already run."""
+    from .periods import RollupPeriod
+    from .rollups import MonthsNotAggregated, run_rollup
+
+    try:
+        summary = run_rollup(settings, RollupPeriod.parse(args.period))
+    except MonthsNotAggregated as exc:
+        print(f"tthc: {exc} (run `tthc run --period YYYY-MM` for each)", file=sys.stderr)
+        return 2
+    json.dump(summary, sys.stdout, ensure_ascii=False, indent=1, default=str)
+    sys.stdout.write("\n")
+    return 0
+
+
 def _read_mart(settings: Settings, name: str, period: Period):
     from .pipeline import prepare_warehouse
     from .warehouse import transaction
@@ -118,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the whole pipeline for one period")
     p.add_argument("--period", type=_period, required=True, metavar="YYYY-MM")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("rollup", help="a quarter's, half-year's or year's figures and report (months run first)")
+    p.add_argument("--period", required=True, metavar="YYYY-Qn|YYYY-Hn|YYYY")
+    p.set_defaults(func=cmd_rollup)
     p = sub.add_parser("export", help="mart rows of a period on stdout")
     p.add_argument("--period", type=_period, required=True, metavar="YYYY-MM")
     p.add_argument("--level", choices=("unit", "area"), required=True)

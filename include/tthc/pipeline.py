@@ -244,12 +244,17 @@ def load_period(settings: Settings, period: Period) -> dict:
     return summary
 
 
-MART_MODELS = ("models/mart_unit_kpi_monthly", "models/mart_area_kpi_monthly", "models/mart_submission_status")
+# ref_period_unit_key first: the year-to-date models count old units under their successors.
+MART_MODELS = ("models/ref_period_unit_key", "models/mart_unit_kpi_monthly", "models/mart_area_kpi_monthly",
+               "models/mart_submission_status")
 
 
 def aggregate_period(settings: Settings, period: Period) -> dict:
     """Core → marts for the period, and again for later periods of its year already aggregated
-    (their year-to-date totals include this month). One transaction."""
+    (their year-to-date totals include this month), and the roll-ups (quarters, half-years, the
+    year) already computed that include it or end later in its year. One transaction."""
+    from .rollups import refresh_rollups_after
+
     prepare_warehouse(settings)
     with transaction(settings.warehouse_url) as conn:
         warehouse.lock_for_writing(conn)
@@ -260,13 +265,15 @@ def aggregate_period(settings: Settings, period: Period) -> dict:
             p = Period.parse(label)
             for model in MART_MODELS:
                 execute_file(conn, model, period=p.label, year=p.year, year_start=p.year_to_date()[0].label)
+        rollups = refresh_rollups_after(conn, period)
         status = {r[0]: r[1] for r in conn.execute(text(
             "SELECT status, COUNT(*) FROM mart_submission_status WHERE period = :p GROUP BY status"),
             {"p": period.label})}
         area = conn.execute(text("SELECT COUNT(*), SUM(CASE WHEN meets_target THEN 1 ELSE 0 END) "
                                  "FROM mart_area_kpi_monthly WHERE period = :p"), {"p": period.label}).one()
     summary = {"period": period.label, "status": status, "indicators": area[0],
-               "indicators_meeting_target": int(area[1] or 0), "refreshed_later_periods": later}
+               "indicators_meeting_target": int(area[1] or 0), "refreshed_later_periods": later,
+               "refreshed_rollups": rollups}
     log.info("aggregated %s", summary)
     return summary
 

@@ -107,6 +107,15 @@ def _context_period(context) -> str | None:
     op_kwargs = getattr(context.get("task"), "op_kwargs", None)
     if isinstance(op_kwargs, dict) and isinstance(op_kwargs.get("period"), str) and op_kwargs["period"]:
         return op_kwargs["period"]
+    timetable = getattr(context.get("dag"), "timetable", None)
+    if getattr(timetable, "frequency", "month") != "month":  # a roll-up DAG: '2025-Q1', '2025-H1', '2025'
+        from tthc_airflow import requested_period
+
+        try:
+            return requested_period(context) or timetable.label_for_interval(
+                context["data_interval_start"], context["data_interval_end"])
+        except Exception:
+            return None
     try:
         from tthc_airflow import run_period
 

@@ -41,17 +41,24 @@ LEFT JOIN (
     GROUP BY f.indicator_code
 ) m ON m.indicator_code = e.indicator_code
 LEFT JOIN (
+    -- A stock ('latest') is each unit's latest figure, counted under its successor across the
+    -- reorganisation, and only for units that exist in the period (the abolished departments'
+    -- catalogues are not the area's any more); sums take every figure of the year.
     SELECT f.indicator_code,
-           SUM(CASE WHEN i2.ytd_method = 'latest' AND f.period <> l.last_period THEN 0 ELSE f.numerator END) AS ytd_numerator,
-           SUM(CASE WHEN i2.ytd_method = 'latest' AND f.period <> l.last_period THEN 0 ELSE f.denominator END) AS ytd_denominator
+           SUM(CASE WHEN i2.ytd_method = 'latest' AND (f.period <> l.last_period OR k.key_expected = 0) THEN 0
+                    ELSE f.numerator END) AS ytd_numerator,
+           SUM(CASE WHEN i2.ytd_method = 'latest' AND (f.period <> l.last_period OR k.key_expected = 0) THEN 0
+                    ELSE f.denominator END) AS ytd_denominator
     FROM core_effective_figure f
+    JOIN ref_period_unit_key k ON k.period = :period AND k.unit_code = f.unit_code
     JOIN ref_indicator i2 ON i2.indicator_code = f.indicator_code
     JOIN (
-        SELECT unit_code, indicator_code, MAX(period) AS last_period
-        FROM core_effective_figure
-        WHERE period >= :year_start AND period <= :period
-        GROUP BY unit_code, indicator_code
-    ) l ON l.unit_code = f.unit_code AND l.indicator_code = f.indicator_code
+        SELECT k2.key_code, f2.indicator_code, MAX(f2.period) AS last_period
+        FROM core_effective_figure f2
+        JOIN ref_period_unit_key k2 ON k2.period = :period AND k2.unit_code = f2.unit_code
+        WHERE f2.period >= :year_start AND f2.period <= :period
+        GROUP BY k2.key_code, f2.indicator_code
+    ) l ON l.key_code = k.key_code AND l.indicator_code = f.indicator_code
     WHERE f.period >= :year_start AND f.period <= :period
     GROUP BY f.indicator_code
 ) y ON y.indicator_code = e.indicator_code;

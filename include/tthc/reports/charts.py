@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from io import BytesIO
+from textwrap import shorten
 
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -44,6 +45,53 @@ def indicator_chart(rows: list[dict]) -> bytes:
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def trend_chart(rows: list[dict], trend: dict[str, list[tuple[str, float | None]]],
+                changes: list[str] = ()) -> bytes:
+    """The area's monthly rate per indicator since January, one small panel per indicator (the
+    catalogue's order), with its target as a dashed line and a dotted line before each month whose
+    expected units changed (the reorganisation of 01/07/2025). 0/0 months leave a gap. Returns a PNG."""
+    # Indicators with no figure in any month (e.g. the on-time rate without the portal) are left out.
+    rows = [r for r in rows if any(v is not None for _, v in trend.get(r["indicator_code"], []))]
+    columns = 3
+    lines = max(1, -(-len(rows) // columns))
+    fig = Figure(figsize=(6.5, 1.45 * lines + 0.5), dpi=150)
+    axes = fig.subplots(lines, columns, squeeze=False)
+    months = sorted({label for points in trend.values() for label, _ in points})
+    position = {label: i for i, label in enumerate(months)}
+    for n, ax in enumerate(axes.flat):
+        if n >= len(rows):
+            ax.set_visible(False)
+            continue
+        r = rows[n]
+        points = trend[r["indicator_code"]]
+        xs = [position[label] for label, _ in points]
+        ys = [float("nan") if v is None else v for _, v in points]
+        ax.plot(xs, ys, marker="o", markersize=2.5, linewidth=1.2, color="#1565c0")
+        if r["target_pct"] is not None:
+            ax.axhline(r["target_pct"], color="black", linestyle="--", linewidth=0.7)
+        for label in changes:
+            if label in position:
+                ax.axvline(position[label] - 0.5, color="#8d6e63", linestyle=":", linewidth=1)
+        ax.set_title(f"{r['indicator_code']} {shorten(r['short_name'], 30, placeholder='…')}", fontsize=6, loc="left")
+        ax.set_ylim(0, 105)
+        ax.set_yticks([0, 50, 100])
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: f"{y:.0f}%"))
+        ax.set_xticks(range(len(months)), [m[5:] for m in months])
+        ax.tick_params(labelsize=5, length=2)
+        ax.grid(axis="y", linewidth=0.3, alpha=0.5)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    handles = [Line2D([], [], color="#1565c0", marker="o", markersize=3, label="Tỷ lệ của huyện theo tháng"),
+               Line2D([], [], color="black", linestyle="--", label="Chỉ tiêu kế hoạch")]
+    if changes:
+        handles.append(Line2D([], [], color="#8d6e63", linestyle=":", label="Thay đổi đơn vị (sắp xếp ĐVHC)"))
+    fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=6, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (1.45 * lines + 0.5)))
     buffer = BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()

@@ -1,31 +1,57 @@
-"""What the monthly report shows, read from the public marts through include/sql/queries/report_*.sql."""
+"""What the monthly and roll-up reports show, read from the public marts through
+include/sql/queries/report_*.sql (months) and report_rollup_*.sql (quarters, half-years, years)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..catalogue import Catalogue
-from ..periods import Period
+from ..periods import Period, RollupPeriod
 from ..settings import Settings
 from ..warehouse import query
 from .formatting import as_bool
 
 # The spec's threshold for listing a self-report that disagrees with the portal.
 DISCREPANCY_POINTS = 5.0
-_BOOLEANS = ("meets_target", "ytd_meets_target", "expected")
+_BOOLEANS = ("meets_target", "ytd_meets_target", "meets_stretch", "expected")
 _LAST = 10**6  # sorts codes the catalogue no longer knows after the known ones
+
+
+# The rate column's words per kind of period.
+PERIOD_NOUN = {"month": "tháng", "quarter": "quý", "half_year": "6 tháng", "year": "năm"}
 
 
 @dataclass(frozen=True)
 class ReportData:
-    period: Period
+    period: Period | RollupPeriod
     scheme: str
     issue_year: int
     area: list[dict]
     units: list[dict]
     submissions: list[dict]
     discrepancies: list[dict]
+    # Roll-ups: the area's rate per indicator and month since January ({code: [(label, pct)]}) and
+    # the months after which the expected units changed (the reorganisation).
+    trend: dict[str, list[tuple[str, float | None]]] = field(default_factory=dict)
+    unit_changes: list[str] = field(default_factory=list)
+    catalogue: Catalogue | None = None
+
+    @property
+    def is_rollup(self) -> bool:
+        return isinstance(self.period, RollupPeriod)
+
+    @property
+    def kind(self) -> str:
+        return self.period.frequency if self.is_rollup else "month"
+
+    @property
+    def noun(self) -> str:
+        return PERIOD_NOUN[self.kind]
+
+    @property
+    def label(self) -> str:
+        return self.period.label
 
     @property
     def period_text(self) -> str:
@@ -33,7 +59,34 @@ class ReportData:
 
     @property
     def month_label(self) -> str:
+        """'03/2025' for a month; the roll-up's words ('quý I năm 2025') otherwise."""
+        if self.is_rollup:
+            return self.period.title_vi()
         return f"{self.period.month:02d}/{self.period.year}"
+
+    @property
+    def title(self) -> str:
+        """'tháng 03/2025', 'quý I năm 2025', '6 tháng đầu năm 2025', 'năm 2025'."""
+        return self.period.title_vi() if self.is_rollup else f"tháng {self.month_label}"
+
+    def predecessor_notes(self) -> list[str]:
+        """'Số liệu lũy kế của Xã Vĩnh Linh (XM-19363) gồm số liệu của các xã cũ trước 01/07/2025:
+        Thị trấn Hồ Xá, Xã Vĩnh Chấp, Xã Vĩnh Long.' for each unit whose figures include old units'."""
+        if self.catalogue is None:
+            return []
+        key = "predecessor_units" if self.is_rollup else "ytd_predecessor_units"
+        codes = sorted({u["unit_code"] for u in self.units if (u.get(key) or 0) > 0},
+                       key=lambda c: list(self.catalogue.units).index(c) if c in self.catalogue.units else _LAST)
+        what = f"Số liệu {self.noun}" if self.is_rollup else "Số liệu lũy kế"
+        notes = []
+        for code in codes:
+            unit = self.catalogue.units.get(code)
+            olds = [u for u in self.catalogue.units.values() if u.successor_code == code]
+            if unit is None or not olds:
+                continue
+            notes.append(f"{what} của {unit.name} ({code}) gồm số liệu của các xã cũ trước "
+                         f"{unit.valid_from:%d/%m/%Y}: {', '.join(f'{u.name} ({u.code})' for u in olds)}.")
+        return notes
 
     @property
     def below_target(self) -> list[dict]:
@@ -51,8 +104,13 @@ class ReportData:
         return Counter(s["status"] if s["expected"] else "unexpected" for s in self.submissions)
 
 
-def _rows(conn, name: str, period: Period, **params) -> list[dict]:
-    rows = query(conn, f"queries/{name}", period=period.label, **params)
+def _rows(conn, name: str, period: Period | RollupPeriod, **params) -> list[dict]:
+    if isinstance(period, RollupPeriod):
+        params = {"rollup_period": period.label, "first_period": period.first.label,
+                  "last_period": period.last.label, "year_start": Period(period.year, 1).label, **params}
+        rows = query(conn, f"queries/{name}", **params)
+    else:
+        rows = query(conn, f"queries/{name}", period=period.label, **params)
     for row in rows:
         for key in _BOOLEANS:
             if key in row:
@@ -85,5 +143,31 @@ def load_report_data(conn, period: Period, settings: Settings, catalogue: Catalo
         # The report is signed once the submission window has closed: that is the year it bears.
         issue_year=period.deadline(scheme, settings.deadline_workdays).year,
         area=area, units=units, submissions=_rows(conn, "report_submissions", period),
-        discrepancies=discrepancies,
+        discrepancies=discrepancies, catalogue=catalogue,
+    )
+
+
+def load_rollup_report_data(conn, rollup: RollupPeriod, settings: Settings, catalogue: Catalogue) -> ReportData:
+    """The roll-up marts of `rollup`, in the shape the monthly report reads (its month columns hold
+    the roll-up's figures), plus the area's monthly trend since January."""
+    area = sorted((_label(r, catalogue) for r in _rows(conn, "report_rollup_area", rollup)),
+                  key=lambda r: r["order"])
+    unit_rank = {code: i for i, code in enumerate(catalogue.units)}
+    units = sorted((_label(r, catalogue) for r in _rows(conn, "report_rollup_units", rollup)),
+                   key=lambda r: (unit_rank.get(r["unit_code"], _LAST), r["order"]))
+    discrepancies = [r for r in (_label(r, catalogue) for r in _rows(
+        conn, "report_rollup_discrepancies", rollup)) if not r["alias_of"]]
+    trend: dict[str, list[tuple[str, float | None]]] = {}
+    expected: dict[str, set] = {}
+    for r in _rows(conn, "report_rollup_trend", rollup):
+        trend.setdefault(r["indicator_code"], []).append((r["period"], r["value_pct"]))
+        expected.setdefault(r["period"], set()).add((r["indicator_code"], r["units_expected"]))
+    months = sorted(expected)
+    changes = [b for a, b in zip(months, months[1:])
+               if {c: n for c, n in expected[a]} != {c: n for c, n in expected[b]}]
+    scheme = area[0]["period_scheme"] if area else settings.period_scheme
+    return ReportData(
+        period=rollup, scheme=scheme, issue_year=rollup.deadline(scheme, settings.deadline_workdays).year,
+        area=area, units=units, submissions=_rows(conn, "report_rollup_submissions", rollup),
+        discrepancies=discrepancies, trend=trend, unit_changes=changes, catalogue=catalogue,
     )

@@ -1,4 +1,5 @@
-"""The monthly report: Word (Decree 30/2020 layout, from a docxtpl template) and Excel, per period."""
+"""The report: Word (Decree 30/2020 layout, from a docxtpl template) and Excel, per monthly period,
+and the same for quarters, half-years and years (write_rollup_report, from the roll-up marts)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
 
 from ..catalogue import Catalogue
-from ..periods import Period
+from ..periods import Period, RollupPeriod
 from ..settings import Settings
-from .charts import indicator_chart
-from .data import DISCREPANCY_POINTS, ReportData, load_report_data
+from .charts import indicator_chart, trend_chart
+from .data import DISCREPANCY_POINTS, ReportData, load_report_data, load_rollup_report_data
 from .excel import write_workbook
 from .formatting import (
     STATUS_VI, floor1, local_datetime, reason_list, safe_text, target_text, verdict, vn_datetime, vn_int,
@@ -32,7 +33,20 @@ def write_monthly_report(conn, period: Period, settings: Settings, catalogue: Ca
     """Reads the marts for `period` and writes <reports_dir>/<period>/BaoCao_TTHC_<period>.docx and
     .xlsx, both or neither (a failed run leaves any earlier report as it was)."""
     started = time.perf_counter()
-    data = load_report_data(conn, period, settings, catalogue)
+    return write_report(load_report_data(conn, period, settings, catalogue), settings, started)
+
+
+def write_rollup_report(conn, rollup: RollupPeriod, settings: Settings, catalogue: Catalogue) -> dict:
+    """The quarter's, half-year's or year's report from the roll-up marts: <reports_dir>/<label>/
+    BaoCao_TTHC_<label>.docx and .xlsx (e.g. 2025-Q1), laid out as the monthly one, with the area's
+    monthly trend and, for the year, the plan's end-of-year stretch targets."""
+    started = time.perf_counter()
+    return write_report(load_rollup_report_data(conn, rollup, settings, catalogue), settings, started)
+
+
+def write_report(data: ReportData, settings: Settings, started: float | None = None) -> dict:
+    started = time.perf_counter() if started is None else started
+    period = data.period
     folder = Path(settings.reports_dir) / period.label
     folder.mkdir(parents=True, exist_ok=True)
     docx_path = folder / f"BaoCao_TTHC_{period.label}.docx"
@@ -41,8 +55,16 @@ def write_monthly_report(conn, period: Period, settings: Settings, catalogue: Ca
         render_docx(data, docx_tmp)
         write_workbook(data, xlsx_tmp)
     counts, verdicts = data.submission_counts, data.verdicts
+    extra = {}
+    if data.is_rollup:
+        extra = {"months": [p.label for p in period.months],
+                 "months_aggregated": max((r["months_aggregated"] for r in data.area), default=0)}
+        if data.kind == "year":
+            extra["stretch_met"] = sum(1 for r in data.area if r["meets_stretch"] is True and not r["alias_of"])
+            extra["stretch_not_met"] = sum(1 for r in data.area if r["meets_stretch"] is False and not r["alias_of"])
     return {
         "period": period.label,
+        **extra,
         "docx": str(docx_path),
         "xlsx": str(xlsx_path),
         "indicators": len(data.area),
@@ -72,11 +94,22 @@ def staged(*finals: Path) -> Iterator[list[Path]]:
 def render_docx(data: ReportData, path: Path) -> None:
     template = DocxTemplate(TEMPLATE)
     chart_rows = [r for r in data.area if not r["alias_of"]]
+    year = data.period.year
     context = {
         "issue_year": data.issue_year,
-        "year": data.period.year,
+        "year": year,
         "month_label": data.month_label,
+        "period_title": data.title,
+        "rate_header": f"{data.noun[0].upper()}{data.noun[1:]} (%)",
         "period_text": data.period_text,
+        "unit_notes": unit_notes(data),
+        "stretch": _stretch_rows(data) if data.kind == "year" else [],
+        "stretch_heading": (f"Kết quả năm {year} so với mục tiêu phấn đấu đến hết năm {year} "
+                            "(Kế hoạch, mục III.2)"),
+        "trend_chart": (InlineImage(template, BytesIO(trend_chart(chart_rows, data.trend, data.unit_changes)),
+                                    width=Mm(160)) if data.trend else ""),
+        "trend_caption": (f"Tỷ lệ của huyện theo tháng từ đầu năm {year} đến hết {data.title}"
+                          + (" (đường chấm: thay đổi đơn vị do sắp xếp đơn vị hành chính)" if data.unit_changes else "")),
         "summary": summary_paragraphs(data),
         "indicators": [_indicator_row(i, r) for i, r in enumerate(data.area, 1)],
         "table_note": _table_note(data),
@@ -86,7 +119,7 @@ def render_docx(data: ReportData, path: Path) -> None:
         "submission_text": submission_sentence(data),
         "submissions": [_submission_row(i, r) for i, r in enumerate(_noteworthy(data.submissions), 1)],
         "chart": InlineImage(template, BytesIO(indicator_chart(chart_rows)), width=Mm(160)),
-        "chart_caption": f"Tỷ lệ thực hiện các chỉ tiêu của huyện tháng {data.month_label} so với kế hoạch",
+        "chart_caption": f"Tỷ lệ thực hiện các chỉ tiêu của huyện {data.title} so với kế hoạch",
     }
     # autoescape: file names and reasons may hold '<' or '&', which would break the XML.
     template.render(context, autoescape=True)
@@ -103,12 +136,43 @@ def _indicator_row(stt: int, r: dict) -> dict:
     }
 
 
+def _stretch_rows(data: ReportData) -> list[dict]:
+    """The indicators with an end-of-year stretch goal: the year's figure against it."""
+    rows = [r for r in data.area if r["stretch_pct"] is not None and not r["alias_of"]]
+    verdicts = {True: "Đạt mục tiêu", False: "Chưa đạt mục tiêu", None: "Không đánh giá"}
+    return [{"stt": i, "code": r["indicator_code"], "name": r["short_name"],
+             "value": vn_pct(r["value_pct"], r["reported"]), "target": target_text(r["comparator"], r["target_pct"]),
+             "stretch": target_text(">=", r["stretch_pct"]), "verdict": verdicts[r["meets_stretch"]]}
+            for i, r in enumerate(rows, 1)]
+
+
+def unit_notes(data: ReportData) -> list[str]:
+    """Labels for figures spanning the reorganisation: new communes including the old communes merged
+    into them, and units that stopped during the roll-up (their figures up to their last day)."""
+    notes = data.predecessor_notes()
+    if data.is_rollup and data.catalogue is not None:
+        ended: dict[str, int] = {}
+        for code in sorted({u["unit_code"] for u in data.units if u.get("unit_valid_to")}):
+            unit = data.catalogue.units.get(code)
+            if unit and unit.valid_to and unit.valid_to < data.period.last_day(data.scheme) and not unit.successor_code:
+                ended[f"{unit.valid_to:%d/%m/%Y}"] = ended.get(f"{unit.valid_to:%d/%m/%Y}", 0) + 1
+        for day, count in ended.items():
+            notes.append(f"{count} đơn vị thôi hoạt động sau ngày {day} (cấp huyện không còn tổ chức): "
+                         f"số liệu của các đơn vị này tính đến hết ngày {day}.")
+    return notes
+
+
+def _unit_name(r: dict) -> str:
+    n = r.get("predecessor_units") or 0
+    return f"{r['unit_name']} (gồm số liệu của {n} xã cũ)" if n else r["unit_name"]
+
+
 def _below_rows(below: list[dict]) -> list[dict]:
     """One row per unit (in the order given: the catalogue's), listing its indicators below target as
     'NQ01-3 Hồ sơ trực tuyến: 30,0% (30/100), KH ≥ 50' ('KH ≥ 50' held together by no-break spaces)."""
     units: dict[str, dict] = {}
     for r in below:
-        unit = units.setdefault(r["unit_code"], {"stt": len(units) + 1, "unit": r["unit_name"], "shortfalls": []})
+        unit = units.setdefault(r["unit_code"], {"stt": len(units) + 1, "unit": _unit_name(r), "shortfalls": []})
         target = target_text(r["comparator"], r["target_pct"]).replace(" ", NBSP)
         unit["shortfalls"].append(f"{r['indicator_code']} {r['short_name']}: {vn_pct(r['value_pct'])} "
                                   f"({vn_int(r['numerator'])}/{vn_int(r['denominator'])}), KH{NBSP}{target}")
@@ -121,7 +185,8 @@ def _discrepancy_row(stt: int, r: dict) -> dict:
                 f"({vn_int(r[prefix + '_numerator'])}/{vn_int(r[prefix + '_denominator'])})")
 
     gap = abs(r["reported_value_pct"] - r["portal_value_pct"])
-    return {"stt": stt, "unit": r["unit_name"], "code": r["indicator_code"], "reported": figure("reported"),
+    unit = r["unit_name"] if not r.get("period") else f"{r['unit_name']} (tháng {r['period'][5:]}/{r['period'][:4]})"
+    return {"stt": stt, "unit": unit, "code": r["indicator_code"], "reported": figure("reported"),
             "portal": figure("portal"), "gap": f"{vn_number(gap)} điểm %"}
 
 
@@ -134,7 +199,8 @@ def _submission_row(stt: int, s: dict) -> dict:
     name = safe_text(s["unit_name"]) or "Không xác định đơn vị"
     return {
         "stt": stt, "unit": f"{name} ({safe_text(s['unit_code'])})" if s["unit_code"] else name,
-        "status": STATUS_VI.get(s["status"], safe_text(s["status"])),
+        "status": STATUS_VI.get(s["status"], safe_text(s["status"]))
+        + (f" (tháng {s['period'][5:]}/{s['period'][:4]})" if s.get("period") else ""),
         "received": vn_datetime(s["received_at"]), "file": safe_text(s["file"]),
         "reasons": "\n".join(reason_list(s["reasons"])),
     }
@@ -144,7 +210,14 @@ def _table_note(data: ReportData) -> str:
     aliases = "".join(f" {r['indicator_code']} là số liệu của {r['alias_of']}." for r in data.area if r["alias_of"])
     return ("Ghi chú: tỷ lệ của huyện = tổng tử số/tổng mẫu số của các đơn vị; “không phát sinh”: mẫu số "
             "bằng 0, không đánh giá; ✓ đạt, ✗ chưa đạt, — không đánh giá. Lũy kế tính từ đầu năm "
-            f"{data.period.year}.{aliases}")
+            f"{data.period.year}.{_rollup_note(data)}{aliases}")
+
+
+def _rollup_note(data: ReportData) -> str:
+    if not data.is_rollup:
+        return ""
+    return (f" Số liệu {data.title} = tổng tử số/tổng mẫu số của các tháng {data.period.first.month:02d}–"
+            f"{data.period.last.month:02d}/{data.period.year}; riêng NQ01-1 (số TTHC) lấy số liệu tháng gần nhất.")
 
 
 def _rate_phrase(r: dict) -> str:
@@ -167,6 +240,15 @@ def _result_phrase(r: dict) -> str:
     if r["meets_target"] is False:
         return f"{text}, thấp hơn chỉ tiêu {vn_number(-gap)} điểm %"
     return f"{text}, vượt chỉ tiêu {vn_number(gap)} điểm %" if gap > 0 else f"{text}, đạt chỉ tiêu"
+
+
+def _stretch_phrase(r: dict) -> str:
+    """'tỷ lệ hồ sơ trực tuyến đạt 72,0%, chưa đạt mục tiêu 80%' (the year against its stretch goal)."""
+    subject = _rate_phrase(r)
+    if r["value_pct"] is None:
+        return f"{subject} {vn_pct(None, r['reported'])}"
+    words = {True: "đạt mục tiêu", False: "chưa đạt mục tiêu", None: "mục tiêu"}[r["meets_stretch"]]
+    return f"{subject} đạt {vn_pct(r['value_pct'])}, {words} {vn_number(r['stretch_pct'])}%"
 
 
 def _sentence(phrases: list[str], lead: str = "") -> str:
@@ -199,12 +281,24 @@ def summary_paragraphs(data: ReportData) -> list[str]:
     below = [_result_phrase(r) for r in distinct if r["meets_target"] is False]
     if below:
         paragraphs.append(_sentence(below, lead="Các chỉ tiêu chưa đạt: "))
+    if data.kind == "year":
+        stretch = [_stretch_phrase(r) for r in distinct if r["stretch_pct"] is not None]
+        if stretch:
+            paragraphs.append(_sentence(stretch, lead=f"So với mục tiêu phấn đấu đến hết năm {data.period.year} "
+                                                      "của Kế hoạch: "))
     return paragraphs
 
 
 def submission_sentence(data: ReportData) -> str:
     counts = data.submission_counts
     expected = sum(counts[s] for s in STATUS_VI)
+    if data.is_rollup:
+        text = (f"Trong {len(data.period.months)} kỳ báo cáo tháng: {counts['on_time']}/{expected} lượt báo cáo "
+                f"đúng hạn, {counts['late']} lượt gửi muộn, {counts['missing']} lượt chưa gửi, "
+                f"{counts['rejected']} lượt bị từ chối")
+        if counts["unexpected"]:
+            text += f"; ngoài ra {counts['unexpected']} tệp bị từ chối không thuộc đơn vị nào phải báo cáo"
+        return text + "."
     text = (f"{counts['on_time']}/{expected} đơn vị gửi báo cáo đúng hạn, {counts['late']} đơn vị gửi muộn, "
             f"{counts['missing']} đơn vị chưa gửi, {counts['rejected']} báo cáo bị từ chối")
     if counts["unexpected"]:

@@ -1,4 +1,6 @@
-"""Builds monthly_report.docx, the docxtpl template of the monthly report (Decree 30/2020/NĐ-CP layout).
+"""Builds monthly_report.docx, the docxtpl template of the monthly report (Decree 30/2020/NĐ-CP layout),
+also used for the quarterly, half-year and annual roll-ups (the period's words, the rate column's
+header, the stretch-target table and the trend chart come from the context).
 
 The generated .docx is committed: the office may edit its wording in Word afterwards, keeping the
 {{ … }} and {% … %} tags. Re-run this script only to start over from the house style:
@@ -264,7 +266,7 @@ def build(path: Path = OUT) -> Path:
     set_widths(head, widths, HEADER_MARGIN_MM)
 
     para(doc, "BÁO CÁO", bold=True, align=CENTER).paragraph_format.space_before = Pt(18)
-    para(doc, "Kết quả thực hiện các chỉ tiêu cải cách thủ tục hành chính tháng {{ month_label }}",
+    para(doc, "Kết quả thực hiện các chỉ tiêu cải cách thủ tục hành chính {{ period_title }}",
          bold=True, align=CENTER)
     para(doc, "({{ period_text }})", italic=True, size=13, align=CENTER, after=12)
 
@@ -280,11 +282,23 @@ def build(path: Path = OUT) -> Path:
     heading(doc, "I. KẾT QUẢ THỰC HIỆN CÁC CHỈ TIÊU")
     loop_table(doc, [
         ("STT", 11, CENTER, "stt"), ("Mã", 20, CENTER, "code"), ("Chỉ tiêu", 44, LEFT, "name"),
-        ("Tử số", 15, RIGHT, "num"), ("Mẫu số", 15, RIGHT, "den"), ("Tháng (%)", 16, CENTER, "month"),
+        ("Tử số", 15, RIGHT, "num"), ("Mẫu số", 15, RIGHT, "den"), ("{{ rate_header }}", 16, CENTER, "month"),
         ("Lũy kế (%)", 16, CENTER, "ytd"), ("Chỉ tiêu KH", 15, CENTER, "target"),
         ("Đánh giá", 13, CENTER, "verdict"),
     ], "indicators")
     para(doc, "{{ table_note }}", italic=True, size=12, align=JUSTIFY, before=3, after=6)
+    para(doc, "{%p for note in unit_notes %}")
+    para(doc, "{{ note }}", italic=True, size=12, align=JUSTIFY, after=3)
+    para(doc, "{%p endfor %}")
+    # The annual report: the year against the plan's end-of-year stretch targets (plan §III.2).
+    para(doc, "{%p if stretch %}")
+    heading(doc, "{{ stretch_heading }}", italic=True, indent=True)
+    loop_table(doc, [
+        ("STT", 11, CENTER, "stt"), ("Mã", 20, CENTER, "code"), ("Chỉ tiêu", 50, LEFT, "name"),
+        ("{{ rate_header }}", 18, CENTER, "value"), ("Chỉ tiêu KH", 17, CENTER, "target"),
+        ("Mục tiêu cuối năm", 20, CENTER, "stretch"), ("Đánh giá", 29, CENTER, "verdict"),
+    ], "stretch")
+    para(doc, "{%p endif %}")
 
     heading(doc, "II. ĐƠN VỊ CHƯA ĐẠT CHỈ TIÊU")
     heading(doc, "1. Đơn vị có tỷ lệ thấp hơn chỉ tiêu kế hoạch", italic=True, indent=True)
@@ -321,9 +335,13 @@ def build(path: Path = OUT) -> Path:
     heading(doc, "IV. BIỂU ĐỒ")
     para(doc, "{{ chart }}", align=CENTER, keep=True)
     para(doc, "Biểu đồ 1. {{ chart_caption }}", italic=True, size=13, align=CENTER, after=6)
+    para(doc, "{%p if trend_chart %}")
+    para(doc, "{{ trend_chart }}", align=CENTER, keep=True)
+    para(doc, "Biểu đồ 2. {{ trend_caption }}", italic=True, size=13, align=CENTER, after=6)
+    para(doc, "{%p endif %}")
 
     para(doc, "Trên đây là báo cáo kết quả thực hiện các chỉ tiêu cải cách thủ tục hành chính "
-              "tháng {{ month_label }} của UBND huyện Vĩnh Linh./.", align=JUSTIFY, indent=True, after=12,
+              "{{ period_title }} của UBND huyện Vĩnh Linh./.", align=JUSTIFY, indent=True, after=12,
          keep=True)
 
     # Recipients | signature, side by side without borders, as in the district's plan.

@@ -1,0 +1,120 @@
+"""Quarterly, half-year and annual roll-ups (Decree 09 periods: year 2025 = 15/12/2024 → 14/12/2025)
+from the monthly core figures, and their Word/Excel reports. No Airflow import: the roll-up DAGs
+and the CLI call these functions.
+
+aggregate_rollup(settings, '2025-Q1') → mart_area_kpi_rollup, mart_unit_kpi_rollup
+report_rollup(settings, '2025-Q1')    → reports/2025-Q1/BaoCao_TTHC_2025-Q1.docx + .xlsx
+
+A roll-up is computed from months already aggregated (their ref_period_unit_indicator rows and
+ref_period_unit_key, written by load_period / aggregate_period); re-aggregating a month refreshes the
+roll-ups of its year already computed (pipeline.aggregate_period), so a backfill or a correction
+never leaves a stale quarter.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import text
+
+from . import warehouse
+from .periods import Period, RollupPeriod
+from .settings import Settings
+from .warehouse import execute_file, transaction
+
+log = logging.getLogger(__name__)
+
+ROLLUP_MODELS = ("models/mart_unit_kpi_rollup", "models/mart_area_kpi_rollup")
+
+
+class MonthsNotAggregated(RuntimeError):
+    """A roll-up asked for before every month of it was aggregated."""
+
+
+def _rollup(label: str | RollupPeriod) -> RollupPeriod:
+    return label if isinstance(label, RollupPeriod) else RollupPeriod.parse(label)
+
+
+def months_aggregated(settings: Settings, label: str | RollupPeriod) -> dict:
+    """Which months of the roll-up have their marts (mart_area_kpi_monthly rows) and which not yet."""
+    rollup = _rollup(label)
+    warehouse.migrate(settings.warehouse_url)
+    with transaction(settings.warehouse_url) as conn:
+        done = {r[0] for r in conn.execute(text(
+            "SELECT DISTINCT period FROM mart_area_kpi_monthly WHERE period >= :a AND period <= :b"),
+            {"a": rollup.first.label, "b": rollup.last.label})}
+    months = [p.label for p in rollup.months]
+    return {"rollup_period": rollup.label, "months": months, "aggregated": [m for m in months if m in done],
+            "missing": [m for m in months if m not in done]}
+
+
+def refresh_rollup(conn, rollup: RollupPeriod, scheme: str) -> None:
+    """The roll-up's marts, in the caller's transaction."""
+    start, end = rollup.bounds(scheme)
+    conn.execute(text("DELETE FROM ref_rollup_period WHERE rollup_period = :r"), {"r": rollup.label})
+    conn.execute(text(
+        "INSERT INTO ref_rollup_period (rollup_period, frequency, first_period, last_period, months, period_scheme, "
+        "period_start, period_end) VALUES (:r, :f, :a, :b, :n, :scheme, :start, :end)"),
+        {"r": rollup.label, "f": rollup.frequency, "a": rollup.first.label, "b": rollup.last.label,
+         "n": len(rollup.months), "scheme": scheme, "start": start.isoformat(), "end": end.isoformat()})
+    for model in ROLLUP_MODELS:
+        execute_file(conn, model, rollup_period=rollup.label, first_period=rollup.first.label,
+                     last_period=rollup.last.label, year=rollup.year)
+
+
+def refresh_rollups_after(conn, period: Period) -> list[str]:
+    """Roll-ups already computed that a re-aggregated month changes: those of its year ending at or
+    after it (their own figures, or their year to date). Called inside aggregate_period."""
+    rows = conn.execute(text(
+        "SELECT rollup_period, period_scheme FROM ref_rollup_period WHERE last_period >= :p AND last_period <= :year_end"),
+        {"p": period.label, "year_end": f"{period.year}-12"}).all()
+    refreshed = []
+    for label, scheme in rows:
+        rollup = RollupPeriod.parse(label)
+        done = conn.execute(text("SELECT COUNT(DISTINCT period) FROM mart_area_kpi_monthly "
+                                 "WHERE period >= :a AND period <= :b"),
+                            {"a": rollup.first.label, "b": rollup.last.label}).scalar()
+        if done == len(rollup.months):
+            refresh_rollup(conn, rollup, scheme)
+            refreshed.append(label)
+    return refreshed
+
+
+def aggregate_rollup(settings: Settings, label: str | RollupPeriod) -> dict:
+    """Monthly core figures → the roll-up marts for '2025-Q1', '2025-H1' or '2025', in one transaction.
+    Every month of the roll-up must have been aggregated (MonthsNotAggregated otherwise)."""
+    rollup = _rollup(label)
+    progress = months_aggregated(settings, rollup)
+    if progress["missing"]:
+        raise MonthsNotAggregated(f"kỳ {rollup.label}: chưa tổng hợp các tháng {', '.join(progress['missing'])}")
+    with transaction(settings.warehouse_url) as conn:
+        warehouse.lock_for_writing(conn)
+        refresh_rollup(conn, rollup, settings.period_scheme)
+        area = conn.execute(text(
+            "SELECT COUNT(*), SUM(CASE WHEN meets_target THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN meets_stretch THEN 1 ELSE 0 END), COUNT(meets_stretch) "
+            "FROM mart_area_kpi_rollup WHERE rollup_period = :r"), {"r": rollup.label}).one()
+        units = conn.execute(text("SELECT COUNT(DISTINCT unit_code), "
+                                  "COUNT(DISTINCT CASE WHEN predecessor_units > 0 THEN unit_code END) "
+                                  "FROM mart_unit_kpi_rollup WHERE rollup_period = :r"), {"r": rollup.label}).one()
+    summary = {"rollup_period": rollup.label, "months": progress["months"], "indicators": area[0],
+               "indicators_meeting_target": int(area[1] or 0), "units": units[0],
+               "units_including_predecessors": units[1]}
+    if rollup.frequency == "year":
+        summary["stretch_met"], summary["stretch_judged"] = int(area[2] or 0), area[3]
+    log.info("rolled up %s", summary)
+    return summary
+
+
+def report_rollup(settings: Settings, label: str | RollupPeriod) -> dict:
+    """The roll-up's Word and Excel report under <reports_dir>/<label>/."""
+    from .pipeline import catalogue_of
+    from .reports import write_rollup_report
+
+    rollup = _rollup(label)
+    with transaction(settings.warehouse_url) as conn:
+        return write_rollup_report(conn, rollup, settings, catalogue_of(settings))
+
+
+def run_rollup(settings: Settings, label: str | RollupPeriod) -> dict:
+    return {"aggregate": aggregate_rollup(settings, label), "report": report_rollup(settings, label)}
