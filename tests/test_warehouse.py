@@ -33,6 +33,17 @@ def _later_portable():
     return sorted((p.stem for p in (SQL_DIR / "schema").glob("V*.sql") if number(p.stem) > 2), key=number)
 
 
+def _exit_codes(target, args_list: list[tuple]) -> list[int]:
+    """Run target(*args) in separate processes at once, as Airflow runs tasks; their exit codes."""
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=target, args=args) for args in args_list]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    return [p.exitcode for p in procs]
+
+
 def _write_rows(url: str, worker: int, n: int) -> None:
     for i in range(n):
         with transaction(url) as conn:
@@ -44,13 +55,7 @@ def test_parallel_processes_share_the_embedded_warehouse(tmp_path):
     """Airflow runs tasks in separate processes: concurrent writers wait, none fails."""
     url = f"sqlite:///{tmp_path / 'w.sqlite'}"
     migrate(url)
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_write_rows, args=(url, w, 150)) for w in range(3)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert _exit_codes(_write_rows, [(url, w, 150) for w in range(3)]) == [0, 0, 0]
     with transaction(url) as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM ref_period")).scalar() == 450
 
@@ -73,13 +78,7 @@ def test_bi_role_reads_marts_and_nothing_else(pg_url):
 
 @pytest.mark.postgres
 def test_concurrent_first_migrations_on_postgresql(pg_url):
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=migrate, args=(pg_url,)) for _ in range(3)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert _exit_codes(migrate, [(pg_url,)] * 3) == [0, 0, 0]
     with transaction(pg_url) as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM schema_version WHERE version = 'V001__warehouse'")).scalar() == 1
     warehouse.get_engine(pg_url).dispose()
