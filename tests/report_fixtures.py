@@ -36,6 +36,10 @@ UNIT_FIGURES = [
     ("X-19369", "NQ01-4", "portal", 40, 50),          # the portal's 80 % counts (meets ≥ 80) …
     ("X-19369", "NQ01-4", "shared_drive", 35, 50),    # … the self-reported 70 % is a discrepancy
     ("X-19366", "NQ02-6", "shared_drive", 0, 0),
+    # NQ01-3 is a headline indicator (a stretch target): the monthly report ranks the units on it.
+    ("X-19366", "NQ01-3", "portal", 85, 100),         # Bến Quan 85 %: first
+    ("X-19369", "NQ01-3", "portal", 62, 100),         # Vĩnh Thái and Vĩnh Tú tie at 62 %: in the
+    ("X-19372", "NQ01-3", "portal", 124, 200),        # catalogue's unit order; Hồ Xá's 30 % is last
 ]
 REJECTED_JSON = json.dumps(["Ô D12: tử số 130 lớn hơn mẫu số 120", "Ô B3: kỳ báo cáo \"13/2025\" không đọc được"],
                            ensure_ascii=False)

@@ -33,8 +33,9 @@ A4 = (210 * MM, 297 * MM)
 # Decree 30 margins of the template: top 20, bottom 20, left 30, right 15 mm.
 TOP, BOTTOM, LEFT, RIGHT = 20 * MM, 20 * MM, 30 * MM, 15 * MM
 TOLERANCE = 1.0  # pt
-# The fixture data (14 indicators, 2 units below target, 5 submissions listed, one chart) fills 4 A4
-# pages; autofitted columns (one word of an indicator's name per line) made it 9.
+# The fixture data (14 indicators, 2 units below target, 5 submissions listed, three charts: the
+# indicators, the trend since January, the units ranked on NQ01-3) fills 5 A4 pages (4 with the first
+# chart only); autofitted columns (one word of an indicator's name per line) made it 9.
 PAGES = range(3, 6)
 SERIF = ("TimesNewRoman", "LiberationSerif")  # Times New Roman, or LibreOffice's metric-compatible stand-in
 # LibreOffice draws a glyph its font lacks from a fallback font: fonts-liberation 1.x has no Vietnamese

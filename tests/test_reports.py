@@ -12,10 +12,11 @@ from sqlalchemy import text
 from tthc.periods import Period
 from tthc.reports import write_monthly_report
 from tthc.reports import monthly
+from tthc.reports.data import headline_codes, load_report_data, unit_ranking
 from tthc.reports.formatting import reason_list, safe_text, target_text, vn_int, vn_pct
 from tthc.warehouse import get_engine, transaction
 
-from report_fixtures import AREA, CATALOGUE, FORMULA_REASON, report_settings, seed_march, write_report
+from report_fixtures import AREA, CATALOGUE, FORMULA_REASON, MARCH, report_settings, seed_march, write_report
 from report_fixtures import report  # noqa: F401  (a fixture, requested by name)
 
 
@@ -104,7 +105,8 @@ def test_decree_30_layout(doc):
     fonts = {r.font.name for p in doc.paragraphs for r in p.runs} | {
         r.font.name for t in doc.tables for row in t.rows for c in row.cells for p in c.paragraphs for r in p.runs}
     assert fonts <= {None, "Times New Roman"}  # None: inherited from Normal
-    assert len(doc.inline_shapes) == 1
+    # Section IV: the indicators against targets, the trend since January and the units ranked on NQ01-3.
+    assert len(doc.inline_shapes) == 3
 
 
 def test_results_in_words(doc):
@@ -119,6 +121,28 @@ def test_results_in_words(doc):
     assert ("26/30 đơn vị gửi báo cáo đúng hạn, 1 đơn vị gửi muộn, 1 đơn vị chưa gửi, 2 báo cáo bị từ chối; "
             "ngoài ra 1 tệp bị từ chối không thuộc đơn vị nào phải báo cáo. Hạn gửi báo cáo: hết ngày "
             "19/03/2025.") in texts
+
+
+def test_charts_section(doc):
+    texts = _texts(doc)
+    assert "Biểu đồ 2. Tỷ lệ của huyện theo tháng từ đầu năm 2025 đến hết tháng 03/2025" in texts
+    assert "Biểu đồ 3. Xếp hạng các đơn vị theo NQ01-3 tháng 03/2025 so với chỉ tiêu kế hoạch" in texts
+
+
+def test_units_ranked_on_the_headline_indicators(report):
+    settings, _ = report
+    with transaction(settings.warehouse_url) as conn:
+        data = load_report_data(conn, MARCH, settings, CATALOGUE)
+    # The headline indicators are those with a stretch target in the catalogue, not a fixed list.
+    assert headline_codes(data) == ["NQ01-1", "NQ01-3"]
+    ranking = unit_ranking(data)
+    assert list(ranking) == ["NQ01-1", "NQ01-3"] and ranking["NQ01-1"] == []  # no unit figures: no panel
+    # Best first; Vĩnh Thái and Vĩnh Tú tie at 62 % and keep the catalogue's unit order.
+    assert [(u["unit_code"], u["value_pct"]) for u in ranking["NQ01-3"]] == [
+        ("X-19366", 85.0), ("X-19369", 62.0), ("X-19372", 62.0), ("X-19363", 30.0)]
+    assert [u["meets_target"] for u in ranking["NQ01-3"]] == [True, True, True, False]
+    # The trend since January, up to the report's month (the fixture has March only).
+    assert data.trend["NQ01-3"] == [("2025-03", pytest.approx(62.4))] and data.unit_changes == []
 
 
 def test_indicator_table(doc):
@@ -198,11 +222,14 @@ def test_workbook_sheets_and_summary(workbook):
 
 def test_workbook_unit_sheets(workbook):
     assert [(r["Mã đơn vị"], r["Mã chỉ tiêu"], r["Nguồn"]) for r in _records(workbook["Xa"])] == [
-        ("X-19369", "NQ01-4", "Cổng DVC")]  # the portal's figure, not the self-report
+        ("X-19369", "NQ01-3", "Cổng DVC"),
+        ("X-19369", "NQ01-4", "Cổng DVC"),  # the portal's figure, not the self-report
+        ("X-19372", "NQ01-3", "Cổng DVC")]
     town = _records(workbook["ThiTran"])
     assert [(r["Mã đơn vị"], r["Mã chỉ tiêu"], r["Tỷ lệ tháng"], r["Đánh giá tháng"]) for r in town] == [
         ("X-19363", "NQ01-3", 0.3, "Chưa đạt"), ("X-19363", "NQ01-5", 0.98, "Chưa đạt"),
-        ("X-19363", "NQ02-5", 0.98, "Chưa đạt"), ("X-19366", "NQ02-6", "không phát sinh", "Không đánh giá")]
+        ("X-19363", "NQ02-5", 0.98, "Chưa đạt"), ("X-19366", "NQ01-3", 0.85, "Đạt"),
+        ("X-19366", "NQ02-6", "không phát sinh", "Không đánh giá")]
     assert [(r["Mã đơn vị"], r["Tử số"], r["Tệp"]) for r in _records(workbook["PhongBan"])] == [
         ("VL-NV", 90, "2025-03/VL-NV.xlsx"), ("VL-TP", 10, "2025-03/VL-TP.xlsx")]
     gap = _records(workbook["ChenhLech"])

@@ -51,15 +51,15 @@ def indicator_chart(rows: list[dict]) -> bytes:
 
 
 def trend_chart(rows: list[dict], trend: dict[str, list[tuple[str, float | None]]],
-                changes: list[str] = ()) -> bytes:
+                changes: list[str] = (), columns: int = 3, panel_height: float = 1.45) -> bytes:
     """The area's monthly rate per indicator since January, one small panel per indicator (the
     catalogue's order), with its target as a dashed line and a dotted line before each month whose
-    expected units changed (the reorganisation of 01/07/2025). 0/0 months leave a gap. Returns a PNG."""
+    expected units changed (the reorganisation of 01/07/2025). 0/0 months leave a gap. `columns` panels
+    a line, each line `panel_height` inches high (the monthly report packs them tighter). Returns a PNG."""
     # Indicators with no figure in any month (e.g. the on-time rate without the portal) are left out.
     rows = [r for r in rows if any(v is not None for _, v in trend.get(r["indicator_code"], []))]
-    columns = 3
     lines = max(1, -(-len(rows) // columns))
-    fig = Figure(figsize=(6.5, 1.45 * lines + 0.5), dpi=150)
+    fig = Figure(figsize=(6.5, panel_height * lines + 0.5), dpi=150)
     axes = fig.subplots(lines, columns, squeeze=False)
     months = sorted({label for points in trend.values() for label, _ in points})
     position = {label: i for i, label in enumerate(months)}
@@ -77,7 +77,7 @@ def trend_chart(rows: list[dict], trend: dict[str, list[tuple[str, float | None]
         for label in changes:
             if label in position:
                 ax.axvline(position[label] - 0.5, color="#8d6e63", linestyle=":", linewidth=1)
-        ax.set_title(f"{r['indicator_code']} {shorten(r['short_name'], 30, placeholder='…')}", fontsize=6, loc="left")
+        ax.set_title(f"{r['indicator_code']} {shorten(r['short_name'], 90 // columns, placeholder='…')}", fontsize=6, loc="left")
         ax.set_ylim(0, 105)
         ax.set_yticks([0, 50, 100])
         ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: f"{y:.0f}%"))
@@ -91,7 +91,48 @@ def trend_chart(rows: list[dict], trend: dict[str, list[tuple[str, float | None]
     if changes:
         handles.append(Line2D([], [], color="#8d6e63", linestyle=":", label="Thay đổi đơn vị (sắp xếp ĐVHC)"))
     fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=6, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (1.45 * lines + 0.5)))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (panel_height * lines + 0.5)))
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def ranking_chart(ranking: dict[str, list[dict]], rows: list[dict]) -> bytes:
+    """The units ranked by their rate for each headline indicator (`ranking`, {code: unit rows best
+    first}), one panel per indicator side by side: bars green where the unit meets its target, red where
+    not, the target as a dashed line. `rows` are the area's rows (the indicator's name). Returns a PNG."""
+    names = {r["indicator_code"]: r["short_name"] for r in rows}
+    codes = list(ranking)
+    most = max((len(ranking[c]) for c in codes), default=0)
+    height = 0.16 * max(most, 3) + 0.9
+    fig = Figure(figsize=(6.5, height), dpi=150)
+    axes = fig.subplots(1, max(1, len(codes)), squeeze=False)[0]
+    for ax, code in zip(axes, codes):
+        units = ranking[code]
+        positions = range(len(units))
+        values = [u["value_pct"] for u in units]
+        ax.barh(positions, values, color=[_COLOURS[as_bool(u["meets_target"])] for u in units], height=0.6)
+        targets = {u["target_pct"] for u in units if u["target_pct"] is not None}
+        for target in targets:
+            ax.axvline(target, color="black", linestyle="--", linewidth=0.8)
+        for i, value in enumerate(values):
+            ax.text(value + 1.5, i, vn_pct(value), va="center", fontsize=5)
+        ax.set_yticks(list(positions), [shorten(u["unit_name"], 24, placeholder="…") for u in units], fontsize=5)
+        ax.set_ylim(max(len(units), 3) - 0.5, -0.5)  # the best at the top; a few units keep thin bars
+        ax.set_xlim(0, 118)
+        ax.set_xticks(range(0, 101, 25))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:.0f}%"))
+        ax.tick_params(axis="x", labelsize=5, length=2)
+        ax.tick_params(axis="y", length=0)
+        ax.grid(axis="x", linewidth=0.3, alpha=0.5)
+        ax.set_axisbelow(True)
+        ax.set_title(f"{code} {shorten(names.get(code, code), 34, placeholder='…')}", fontsize=6, loc="left")
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    handles = [Patch(color=_COLOURS[True], label="Đạt"), Patch(color=_COLOURS[False], label="Chưa đạt"),
+               Line2D([], [], color="black", linestyle="--", label="Chỉ tiêu kế hoạch")]
+    fig.legend(handles=handles, loc="upper center", ncol=3, fontsize=6, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / height))
     buffer = BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()

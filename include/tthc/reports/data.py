@@ -31,8 +31,8 @@ class ReportData:
     units: list[dict]
     submissions: list[dict]
     discrepancies: list[dict]
-    # Roll-ups: the area's rate per indicator and month since January ({code: [(label, pct)]}) and
-    # the months after which the expected units changed (the reorganisation).
+    # The area's rate per indicator and month since January up to the report's (last) month
+    # ({code: [(label, pct)]}) and the months after which the expected units changed (the reorganisation).
     trend: dict[str, list[tuple[str, float | None]]] = field(default_factory=dict)
     unit_changes: list[str] = field(default_factory=list)
     catalogue: Catalogue | None = None
@@ -130,6 +130,39 @@ def _label(row: dict, catalogue: Catalogue) -> dict:
     return row
 
 
+def load_trend(conn, year: int, last: Period) -> tuple[dict[str, list[tuple[str, float | None]]], list[str]]:
+    """The area's rate per indicator and month from January of `year` to `last` ({code: [(label, pct)]}),
+    and the months whose expected units differ from the month before's (the reorganisation)."""
+    trend: dict[str, list[tuple[str, float | None]]] = {}
+    expected: dict[str, set] = {}
+    for r in query(conn, "queries/report_trend", year_start=Period(year, 1).label, last_period=last.label):
+        trend.setdefault(r["indicator_code"], []).append((r["period"], r["value_pct"]))
+        expected.setdefault(r["period"], set()).add((r["indicator_code"], r["units_expected"]))
+    months = sorted(expected)
+    changes = [b for a, b in zip(months, months[1:]) if dict(expected[a]) != dict(expected[b])]
+    return trend, changes
+
+
+def headline_codes(data: ReportData) -> list[str]:
+    """The plan's headline indicators: those with an end-of-year stretch target in the catalogue for the
+    period's year (aliases left out), in the catalogue's order."""
+    if data.catalogue is None:
+        return [r["indicator_code"] for r in data.area if r["stretch_pct"] is not None and not r["alias_of"]]
+    year = data.period.year
+    return [i.code for i in data.catalogue.ordered_indicators()
+            if not i.alias_of and (t := data.catalogue.target(i.code, year)) is not None and t.stretch_pct is not None]
+
+
+def unit_ranking(data: ReportData) -> dict[str, list[dict]]:
+    """Per headline indicator ({code: rows}), the units with a figure for the period, best first (ties in
+    the catalogue's unit order); 0/0 units have no rate to rank and are left out."""
+    ranking = {}
+    for code in headline_codes(data):
+        rows = [u for u in data.units if u["indicator_code"] == code and u["value_pct"] is not None]
+        ranking[code] = sorted(rows, key=lambda u: -u["value_pct"])  # stable: data.units is in unit order
+    return ranking
+
+
 def load_report_data(conn, period: Period, settings: Settings, catalogue: Catalogue) -> ReportData:
     area = sorted((_label(r, catalogue) for r in _rows(conn, "report_area", period)), key=lambda r: r["order"])
     unit_rank = {code: i for i, code in enumerate(catalogue.units)}  # the catalogue's unit order
@@ -137,13 +170,14 @@ def load_report_data(conn, period: Period, settings: Settings, catalogue: Catalo
                    key=lambda r: (unit_rank.get(r["unit_code"], _LAST), r["order"]))
     discrepancies = [r for r in (_label(r, catalogue) for r in _rows(
         conn, "report_discrepancies", period)) if not r["alias_of"]]
+    trend, changes = load_trend(conn, period.year, period)
     scheme = area[0]["period_scheme"] if area else settings.period_scheme
     return ReportData(
         period=period, scheme=scheme,
         # The report is signed once the submission window has closed: that is the year it bears.
         issue_year=period.deadline(scheme, settings.deadline_workdays).year,
         area=area, units=units, submissions=_rows(conn, "report_submissions", period),
-        discrepancies=discrepancies, catalogue=catalogue,
+        discrepancies=discrepancies, trend=trend, unit_changes=changes, catalogue=catalogue,
     )
 
 
@@ -157,14 +191,7 @@ def load_rollup_report_data(conn, rollup: RollupPeriod, settings: Settings, cata
                    key=lambda r: (unit_rank.get(r["unit_code"], _LAST), r["order"]))
     discrepancies = [r for r in (_label(r, catalogue) for r in _rows(
         conn, "report_rollup_discrepancies", rollup)) if not r["alias_of"]]
-    trend: dict[str, list[tuple[str, float | None]]] = {}
-    expected: dict[str, set] = {}
-    for r in _rows(conn, "report_rollup_trend", rollup):
-        trend.setdefault(r["indicator_code"], []).append((r["period"], r["value_pct"]))
-        expected.setdefault(r["period"], set()).add((r["indicator_code"], r["units_expected"]))
-    months = sorted(expected)
-    changes = [b for a, b in zip(months, months[1:])
-               if {c: n for c, n in expected[a]} != {c: n for c, n in expected[b]}]
+    trend, changes = load_trend(conn, rollup.year, rollup.last)
     scheme = area[0]["period_scheme"] if area else settings.period_scheme
     return ReportData(
         period=rollup, scheme=scheme, issue_year=rollup.deadline(scheme, settings.deadline_workdays).year,

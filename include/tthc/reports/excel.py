@@ -216,7 +216,7 @@ def write_workbook(data: ReportData, path: Path) -> None:
                      [u for u in data.units if u["unit_type"] == unit_type])
     writer.sheet("TinhTrangNop", "Tình hình gửi báo cáo của các đơn vị", status, data.submissions)
     writer.sheet("ChenhLech", "Số liệu đơn vị báo cáo chênh lệch với Cổng DVC", discrepancy, data.discrepancies)
-    if data.trend:
+    if data.trend and data.is_rollup:  # the monthly report charts the trend; its workbook keeps the month
         columns, rows = trend_sheet(data)
         writer.sheet("XuHuong", "Tỷ lệ của huyện theo tháng từ đầu năm đến hết", columns, rows)
     workbook.close()

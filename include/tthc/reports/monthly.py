@@ -17,8 +17,10 @@ from docxtpl import DocxTemplate, InlineImage
 from ..catalogue import Catalogue
 from ..periods import Period, RollupPeriod
 from ..settings import Settings
-from .charts import indicator_chart, trend_chart
-from .data import DISCREPANCY_POINTS, ReportData, load_report_data, load_rollup_report_data
+from .charts import indicator_chart, ranking_chart, trend_chart
+from .data import (
+    DISCREPANCY_POINTS, ReportData, load_report_data, load_rollup_report_data, unit_ranking,
+)
 from .excel import write_workbook
 from .formatting import (
     STATUS_VI, floor1, local_datetime, reason_list, safe_text, target_text, verdict, vn_datetime, vn_int,
@@ -27,6 +29,7 @@ from .formatting import (
 
 TEMPLATE = Path(__file__).with_name("templates") / "monthly_report.docx"
 NBSP = "\u00a0"
+_MONTH_TREND = {"columns": 4, "panel_height": 1.15}
 
 
 def write_monthly_report(conn, period: Period, settings: Settings, catalogue: Catalogue) -> dict:
@@ -95,6 +98,8 @@ def render_docx(data: ReportData, path: Path) -> None:
     template = DocxTemplate(TEMPLATE)
     chart_rows = [r for r in data.area if not r["alias_of"]]
     year = data.period.year
+    # Headline indicators no unit has a rate for this month get no panel.
+    ranking = {} if data.is_rollup else {code: units for code, units in unit_ranking(data).items() if units}
     context = {
         "issue_year": data.issue_year,
         "year": year,
@@ -106,10 +111,18 @@ def render_docx(data: ReportData, path: Path) -> None:
         "stretch": _stretch_rows(data) if data.kind == "year" else [],
         "stretch_heading": (f"Kết quả năm {year} so với mục tiêu phấn đấu đến hết năm {year} "
                             "(Kế hoạch, mục III.2)"),
-        "trend_chart": (InlineImage(template, BytesIO(trend_chart(chart_rows, data.trend, data.unit_changes)),
+        # A month's trend has at most a few points a panel: smaller panels keep the report compact.
+        "trend_chart": (InlineImage(template, BytesIO(trend_chart(chart_rows, data.trend, data.unit_changes,
+                                                                  **({} if data.is_rollup else _MONTH_TREND))),
                                     width=Mm(160)) if data.trend else ""),
         "trend_caption": (f"Tỷ lệ của huyện theo tháng từ đầu năm {year} đến hết {data.title}"
                           + (" (đường chấm: thay đổi đơn vị do sắp xếp đơn vị hành chính)" if data.unit_changes else "")),
+        # The monthly report ranks the units on the plan's headline indicators (those with a stretch target).
+        "ranking_chart": (InlineImage(template, BytesIO(ranking_chart(ranking, data.area)), width=Mm(160))
+                          if ranking else ""),
+        "ranking_number": 3 if data.trend else 2,
+        "ranking_caption": (f"Xếp hạng các đơn vị theo {', '.join(ranking)} {data.title} so với chỉ tiêu kế hoạch"
+                            if ranking else ""),
         "summary": summary_paragraphs(data),
         "indicators": [_indicator_row(i, r) for i, r in enumerate(data.area, 1)],
         "table_note": _table_note(data),

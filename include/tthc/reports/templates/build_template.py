@@ -1,6 +1,7 @@
 """Builds monthly_report.docx, the docxtpl template of the monthly report (Decree 30/2020/NĐ-CP layout),
 also used for the quarterly, half-year and annual roll-ups (the period's words, the rate column's
-header, the stretch-target table and the trend chart come from the context).
+header, the stretch-target table, the trend chart and, for a month, the units ranked on the plan's
+headline indicators come from the context).
 
 The generated .docx is committed: the office may edit its wording in Word afterwards, keeping the
 {{ … }} and {% … %} tags. Re-run this script only to start over from the house style:
@@ -338,6 +339,10 @@ def build(path: Path = OUT) -> Path:
     para(doc, "{%p if trend_chart %}")
     para(doc, "{{ trend_chart }}", align=CENTER, keep=True)
     para(doc, "Biểu đồ 2. {{ trend_caption }}", italic=True, size=13, align=CENTER, after=6)
+    para(doc, "{%p endif %}")
+    para(doc, "{%p if ranking_chart %}")
+    para(doc, "{{ ranking_chart }}", align=CENTER, keep=True)
+    para(doc, "Biểu đồ {{ ranking_number }}. {{ ranking_caption }}", italic=True, size=13, align=CENTER, after=6)
     para(doc, "{%p endif %}")
 
     para(doc, "Trên đây là báo cáo kết quả thực hiện các chỉ tiêu cải cách thủ tục hành chính "

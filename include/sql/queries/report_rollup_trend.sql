@@ -1,6 +1,0 @@
--- The area's monthly rate per indicator from January to the roll-up's last month (the trend chart),
--- with the units expected each month (a change marks the reorganisation).
-SELECT a.period, a.indicator_code, a.value_pct, a.units_expected
-FROM mart_area_kpi_monthly a
-WHERE a.period >= :year_start AND a.period <= :last_period
-ORDER BY a.period, a.indicator_code;
