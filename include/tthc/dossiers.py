@@ -19,15 +19,13 @@ import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from sqlalchemy import text
-
 from . import warehouse
 from .periods import Period
 from .pipeline import catalogue_of, prepare_warehouse
 from .portal import PERSONAL_FIELDS, PortalClient, archive_pages, portal_from_settings, salt_from_env
 from .portal.privacy import APPLICANT_KEY
 from .settings import Settings
-from .warehouse import execute_file, now_local, transaction
+from .warehouse import execute_file, execute_many, now_local, query, transaction
 
 log = logging.getLogger(__name__)
 
@@ -220,21 +218,17 @@ def _validate_and_store(settings, period, unit_code, frame, fetched, procedures,
     seconds["validate"] = time.perf_counter() - started
     started = time.perf_counter()
     with transaction(settings.warehouse_url) as conn:
-        previous = conn.execute(text("SELECT loaded_at, archive_path FROM portal_batch "
-                                     "WHERE period = :period AND unit_code = :unit_code"), key).first()
-        conn.execute(text("DELETE FROM portal_batch WHERE period = :period AND unit_code = :unit_code"), key)
+        previous = next(iter(query(conn, "queries/portal_batch_previous", **key)), None)
+        execute_file(conn, "loads/portal_batch_clear", **key)
         if reasons:
             batch.update(outcome="quarantined", reasons=json.dumps(reasons, ensure_ascii=False),
-                         loaded_at=previous.loaded_at if previous else None,
-                         archive_path=previous.archive_path if previous else None)
+                         loaded_at=previous["loaded_at"] if previous else None,
+                         archive_path=previous["archive_path"] if previous else None)
         else:
             batch.update(outcome="loaded", reasons=None, loaded_at=batch["attempted_at"],
                          archive_path=str(final.relative_to(settings.archive_dir)))
             _replace_facts(conn, key, frame, procedure_rows)
-        conn.execute(text(
-            "INSERT INTO portal_batch (period, unit_code, outcome, reasons, records_fetched, dossiers, procedures, "
-            "archive_path, attempted_at, loaded_at) VALUES (:period, :unit_code, :outcome, :reasons, "
-            ":records_fetched, :dossiers, :procedures, :archive_path, :attempted_at, :loaded_at)"), batch)
+        execute_file(conn, "loads/portal_batch", **batch)
     if reasons:
         # Kept for whoever checks the quarantine, beside (never over) the last loaded archive.
         os.replace(pending, final.with_name(f"{unit_code}.quarantined.jsonl.gz"))
@@ -254,8 +248,7 @@ def _replace_facts(conn, key: dict, frame, procedure_rows: list[dict]) -> None:
         # A page cache big enough for the unit's rows and index pages (default: 2 MB), so the
         # inserts of a large unit do not spill to the file before the commit. Per connection only.
         conn.exec_driver_sql("PRAGMA cache_size = -65536")
-    for table in ("fact_dossier", "fact_procedure"):
-        conn.execute(text(f"DELETE FROM {table} WHERE period = :period AND unit_code = :unit_code"), key)
+    execute_file(conn, "loads/portal_facts_clear", **key)
     # Column by column to plain Python values (NaN/NA → NULL), then positional tuples straight to
     # the driver's executemany: no dict per row, no per-row parameter binding by name.
     columns = [_plain_values(frame[c]) for c in FACT_COLUMNS]
@@ -266,10 +259,7 @@ def _replace_facts(conn, key: dict, frame, procedure_rows: list[dict]) -> None:
     for start in range(0, len(frame), INSERT_CHUNK):
         conn.exec_driver_sql(insert, [head + row for row in zip(*(c[start:start + INSERT_CHUNK] for c in columns))])
     if procedure_rows:
-        conn.execute(text(
-            "INSERT INTO fact_procedure (period, unit_code, ma_tthc, ten_tthc, du_dieu_kien_toan_trinh, "
-            "da_cung_cap_toan_trinh) VALUES (:period, :unit_code, :ma_tthc, :ten_tthc, "
-            ":du_dieu_kien_toan_trinh, :da_cung_cap_toan_trinh)"), [dict(r, **key) for r in procedure_rows])
+        execute_many(conn, "loads/fact_procedure", [dict(r, **key) for r in procedure_rows])
 
 
 def _plain_values(series) -> list:
@@ -293,17 +283,14 @@ def compute_portal_indicators(settings: Settings, period: Period) -> dict:
              for i in catalogue.applicable(u) if i.portal_rule and not i.alias_of]
     with transaction(settings.warehouse_url) as conn:
         warehouse.lock_for_writing(conn)
-        conn.execute(text("DELETE FROM portal_indicator_scope WHERE period = :period"), {"period": period.label})
+        execute_file(conn, "loads/portal_indicator_scope_clear", period=period.label)
         if scope:
-            conn.execute(text("INSERT INTO portal_indicator_scope (period, unit_code, indicator_code) "
-                              "VALUES (:period, :unit_code, :indicator_code)"), scope)
+            execute_many(conn, "loads/portal_indicator_scope", scope)
         execute_file(conn, "models/portal_unit_indicator", period=period.label,
                      period_start=start.isoformat(), period_end=end.isoformat())
-        figures = dict(conn.execute(text(
-            "SELECT indicator_code, COUNT(*) FROM core_unit_indicator WHERE period = :period AND source = 'portal' "
-            "GROUP BY indicator_code"), {"period": period.label}).all())
-        units = conn.execute(text("SELECT COUNT(*) FROM portal_batch WHERE period = :period AND loaded_at IS NOT NULL"),
-                             {"period": period.label}).scalar_one()
+        figures = {r["indicator_code"]: r["figures"]
+                   for r in query(conn, "queries/portal_figure_counts", period=period.label)}
+        (units,) = (r["units"] for r in query(conn, "queries/portal_units_loaded", period=period.label))
     unknown = sorted({s["indicator_code"] for s in scope} - set(figures)) if units else []
     if unknown:
         log.warning("portal: no formula in models/portal_unit_indicator.sql for %s", ", ".join(unknown))
@@ -322,8 +309,7 @@ def reconcile(settings: Settings, period: Period, points: float | None = None) -
     with transaction(settings.warehouse_url) as conn:
         warehouse.lock_for_writing(conn)
         execute_file(conn, "models/reconciliation", period=period.label, points=points)
-        listed = conn.execute(text("SELECT COUNT(*) FROM mart_reconciliation WHERE period = :period"),
-                              {"period": period.label}).scalar_one()
+        (listed,) = (r["discrepancies"] for r in query(conn, "queries/reconciliation_count", period=period.label))
     summary = {"period": period.label, "points": points, "discrepancies": listed}
     log.info("reconciled %s", summary)
     return summary

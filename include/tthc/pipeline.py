@@ -11,14 +11,12 @@ import logging
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import text
-
 from . import warehouse
 from .catalogue import Catalogue
 from .discovery import FileChangedError, archive_copy, scan
 from .periods import LOCAL_TZ, Period
 from .settings import Settings
-from .warehouse import execute_file, now_local, transaction
+from .warehouse import execute_file, execute_many, now_local, query, transaction
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +47,8 @@ def ingest_shared_drive(settings: Settings) -> dict:
     periods = set()
     url = settings.warehouse_url
     with transaction(url) as conn:
-        known = {(r.path, r.size_bytes, r.mtime) for r in conn.execute(
-            text("SELECT path, size_bytes, mtime FROM file_observation"))}
-        ignored = {r.path: (r.size_bytes, r.mtime) for r in conn.execute(
-            text("SELECT path, size_bytes, mtime FROM ignored_file"))}
+        known = {(r["path"], r["size_bytes"], r["mtime"]) for r in query(conn, "queries/file_observations")}
+        ignored = {r["path"]: (r["size_bytes"], r["mtime"]) for r in query(conn, "queries/ignored_files")}
     for found in scan(settings.shared_drive):
         summary["seen"] += 1
         if found.skip_reason:
@@ -60,11 +56,8 @@ def ingest_shared_drive(settings: Settings) -> dict:
             if ignored.get(found.path) != (found.size, found.mtime):
                 with transaction(url) as conn:
                     warehouse.lock_for_writing(conn)
-                    conn.execute(text("DELETE FROM ignored_file WHERE path = :path"), {"path": found.path})
-                    conn.execute(text("INSERT INTO ignored_file (path, size_bytes, mtime, reason) "
-                                      "VALUES (:path, :size, :mtime, :reason)"),
-                                 {"path": found.path, "size": found.size, "mtime": found.mtime,
-                                  "reason": found.skip_reason})
+                    execute_file(conn, "loads/ignored_file", path=found.path, size=found.size,
+                                 mtime=found.mtime, reason=found.skip_reason)
             continue
         if (found.path, found.size, found.mtime) in known:
             summary["unchanged"] += 1
@@ -79,11 +72,10 @@ def ingest_shared_drive(settings: Settings) -> dict:
         with transaction(url) as conn:
             # Another ingest (a parallel run, the watcher) may have recorded it since `known` was read.
             warehouse.lock_for_writing(conn)
-            if conn.execute(text("SELECT 1 FROM file_observation WHERE path = :path AND file_hash = :h "
-                                 "AND mtime = :mtime"), {"path": found.path, "h": digest, "mtime": found.mtime}).first():
+            if query(conn, "queries/file_observed", path=found.path, h=digest, mtime=found.mtime):
                 summary["unchanged"] += 1
                 continue
-            seen_before = conn.execute(text("SELECT 1 FROM raw_file WHERE file_hash = :h"), {"h": digest}).first()
+            seen_before = query(conn, "queries/raw_file_known", h=digest)
             if not seen_before:
                 try:
                     parsed = parse_submission(archived)
@@ -97,44 +89,31 @@ def ingest_shared_drive(settings: Settings) -> dict:
                     _store_parsed(conn, digest, parsed)
                     summary["parsed"] += 1
                     periods.add(parsed.period.label)
-                conn.execute(text("INSERT INTO raw_file (file_hash, size_bytes, archive_path, first_seen_at) "
-                                  "VALUES (:h, :size, :archive, :seen)"),
-                             {"h": digest, "size": found.size, "seen": now_local(),
-                              "archive": str(archived.relative_to(settings.archive_dir))})
+                execute_file(conn, "loads/raw_file", h=digest, size=found.size, seen=now_local(),
+                             archive=str(archived.relative_to(settings.archive_dir)))
                 summary["new_versions"] += 1
             else:
                 summary["known_content"] += 1
-            conn.execute(text("INSERT INTO file_observation (path, file_hash, size_bytes, mtime, first_seen_at) "
-                              "VALUES (:path, :h, :size, :mtime, :seen)"),
-                         {"path": found.path, "h": digest, "size": found.size, "mtime": found.mtime,
-                          "seen": now_local()})
+            execute_file(conn, "loads/file_observation", path=found.path, h=digest, size=found.size,
+                         mtime=found.mtime, seen=now_local())
     summary["periods"] = sorted(periods)
     log.info("shared drive %s: %s", settings.shared_drive, summary)
     return summary
 
 
 def _store_rejected_parse(conn, digest, found, exc) -> None:
-    conn.execute(text(
-        "INSERT INTO stg_submission (file_hash, file_kind, unit_code, period, parse_outcome, parse_reasons) "
-        "VALUES (:h, :kind, :unit, :period, 'rejected', :reasons)"),
-        {"h": digest, "kind": found.abs_path.suffix.lower().lstrip("."), "unit": exc.unit_code,
-         "period": exc.period.label if exc.period else None,
-         "reasons": json.dumps(exc.reasons, ensure_ascii=False)})
+    execute_file(conn, "loads/stg_submission_rejected", h=digest, kind=found.abs_path.suffix.lower().lstrip("."),
+                 unit=exc.unit_code, period=exc.period.label if exc.period else None,
+                 reasons=json.dumps(exc.reasons, ensure_ascii=False))
 
 
 def _store_parsed(conn, digest, parsed) -> None:
-    conn.execute(text(
-        "INSERT INTO stg_submission (file_hash, file_kind, unit_code, unit_cell, period, parse_outcome, "
-        "warnings, columns_found) VALUES (:h, :kind, :unit, :cell, :period, 'parsed', :warnings, :cols)"),
-        {"h": digest, "kind": parsed.file_kind, "unit": parsed.unit_code, "cell": parsed.unit_cell,
-         "period": parsed.period.label, "warnings": json.dumps(parsed.warnings, ensure_ascii=False),
-         "cols": json.dumps(parsed.columns)})
+    execute_file(conn, "loads/stg_submission_parsed", h=digest, kind=parsed.file_kind, unit=parsed.unit_code,
+                 cell=parsed.unit_cell, period=parsed.period.label,
+                 warnings=json.dumps(parsed.warnings, ensure_ascii=False), cols=json.dumps(parsed.columns))
     if parsed.rows:
-        conn.execute(text(
-            "INSERT INTO stg_submission_row (file_hash, row_number, row_ref, indicator_code, numerator_text, "
-            "denominator_text, rate, rate_text, note, cells) VALUES (:h, :row_number, :row_ref, :indicator_code, "
-            ":numerator_text, :denominator_text, :rate, :rate_text, :note, :cells)"),
-            [dict(asdict(r), h=digest, cells=json.dumps(r.cells, ensure_ascii=False)) for r in parsed.rows])
+        execute_many(conn, "loads/stg_submission_row",
+                     [dict(asdict(r), h=digest, cells=json.dumps(r.cells, ensure_ascii=False)) for r in parsed.rows])
 
 
 # --- validate ----------------------------------------------------------------------------------
@@ -179,16 +158,10 @@ def validate_period(settings: Settings, period: Period) -> dict:
                         "reasons": "; ".join(reasons) if reasons else None,
                         "total": total, "failed": failed, "result_path": rel})
     with transaction(settings.warehouse_url) as conn:
-        conn.execute(text("DELETE FROM validation_result WHERE period = :period"), {"period": period.label})
-        # Files first seen after this moment are not in this run: the watcher re-runs the period for them.
-        conn.execute(text("DELETE FROM period_validation WHERE period = :period"), {"period": period.label})
-        conn.execute(text("INSERT INTO period_validation (period, validated_from) VALUES (:period, :started)"),
-                     {"period": period.label, "started": started})
+        # Files first seen after `started` are not in this run: the watcher re-runs the period for them.
+        execute_file(conn, "loads/period_validation", period=period.label, started=started)
         if results:
-            conn.execute(text(
-                "INSERT INTO validation_result (file_hash, period, outcome, reasons, expectations_total, "
-                "expectations_failed, result_path) VALUES (:file_hash, :period, :outcome, :reasons, :total, "
-                ":failed, :result_path)"), results)
+            execute_many(conn, "loads/validation_result", results)
     summary = {"period": period.label, "files": len(results), "accepted": accepted, "rejected": rejected}
     log.info("validated %s", summary)
     return summary
@@ -200,29 +173,19 @@ def validate_period(settings: Settings, period: Period) -> dict:
 def _refresh_reference(conn, catalogue: Catalogue, period: Period, settings: Settings) -> None:
     """The catalogue's current content and the period's expected units, as tables SQL can join."""
     scheme = settings.period_scheme
-    conn.execute(text("DELETE FROM ref_unit"))
-    conn.execute(text("INSERT INTO ref_unit (unit_code, name, unit_type, gso_code, valid_from, valid_to, "
-                      "successor_code) VALUES (:code, :name, :unit_type, :gso_code, :valid_from, :valid_to, "
-                      ":successor_code)"),
+    execute_file(conn, "loads/ref_unit_clear")
+    execute_many(conn, "loads/ref_unit",
                  [dict(asdict(u), valid_from=u.valid_from.isoformat(),
                        valid_to=u.valid_to.isoformat() if u.valid_to else None) for u in catalogue.units.values()])
-    conn.execute(text("DELETE FROM ref_indicator"))
-    conn.execute(text("INSERT INTO ref_indicator (indicator_code, display_order, name_vi, short_name_vi, alias_of, "
-                      "ytd_method) VALUES (:code, :display_order, :name_vi, :short_name_vi, :alias_of, :ytd_method)"),
-                 [asdict(i) for i in catalogue.indicators.values()])
-    conn.execute(text("DELETE FROM ref_target"))
-    conn.execute(text("INSERT INTO ref_target (indicator_code, year, comparator, target_pct, stretch_pct) "
-                      "VALUES (:indicator_code, :year, :comparator, :target_pct, :stretch_pct)"),
-                 [asdict(t) for t in catalogue.targets.values()])
+    execute_file(conn, "loads/ref_indicator_clear")
+    execute_many(conn, "loads/ref_indicator", [asdict(i) for i in catalogue.indicators.values()])
+    execute_file(conn, "loads/ref_target_clear")
+    execute_many(conn, "loads/ref_target", [asdict(t) for t in catalogue.targets.values()])
     start, end = period.bounds(scheme)
-    conn.execute(text("DELETE FROM ref_period WHERE period = :period"), {"period": period.label})
-    conn.execute(text("INSERT INTO ref_period (period, period_scheme, period_start, period_end, deadline) "
-                      "VALUES (:period, :scheme, :start, :end, :deadline)"),
-                 {"period": period.label, "scheme": scheme, "start": start.isoformat(), "end": end.isoformat(),
-                  "deadline": period.deadline(scheme, settings.deadline_workdays).isoformat()})
-    conn.execute(text("DELETE FROM ref_period_unit_indicator WHERE period = :period"), {"period": period.label})
-    conn.execute(text("INSERT INTO ref_period_unit_indicator (period, unit_code, indicator_code) "
-                      "VALUES (:period, :unit, :indicator)"),
+    execute_file(conn, "loads/ref_period", period=period.label, scheme=scheme, start=start.isoformat(),
+                 end=end.isoformat(), deadline=period.deadline(scheme, settings.deadline_workdays).isoformat())
+    execute_file(conn, "loads/ref_period_unit_indicator_clear", period=period.label)
+    execute_many(conn, "loads/ref_period_unit_indicator",
                  [{"period": period.label, "unit": u.code, "indicator": i.code}
                   for u in catalogue.units_in(period, scheme) for i in catalogue.applicable(u)])
 
@@ -236,10 +199,8 @@ def load_period(settings: Settings, period: Period) -> dict:
         _refresh_reference(conn, catalogue, period, settings)
         execute_file(conn, "models/core_submission", period=period.label)
         execute_file(conn, "models/core_unit_indicator", period=period.label)
-        counts = conn.execute(text(
-            "SELECT (SELECT COUNT(*) FROM core_submission WHERE period = :p), "
-            "(SELECT COUNT(*) FROM core_unit_indicator WHERE period = :p)"), {"p": period.label}).one()
-    summary = {"period": period.label, "submissions": counts[0], "figures": counts[1]}
+        (counts,) = query(conn, "queries/load_counts", p=period.label)
+    summary = {"period": period.label, "submissions": counts["submissions"], "figures": counts["figures"]}
     log.info("loaded %s", summary)
     return summary
 
@@ -258,21 +219,17 @@ def aggregate_period(settings: Settings, period: Period) -> dict:
     prepare_warehouse(settings)
     with transaction(settings.warehouse_url) as conn:
         warehouse.lock_for_writing(conn)
-        later = [r[0] for r in conn.execute(text(
-            "SELECT DISTINCT period FROM mart_area_kpi_monthly WHERE period > :p AND period <= :year_end "
-            "ORDER BY period"), {"p": period.label, "year_end": f"{period.year}-12"})]
+        later = [r["period"] for r in query(conn, "queries/later_aggregated_periods", p=period.label,
+                                            year_end=f"{period.year}-12")]
         for label in [period.label, *later]:
             p = Period.parse(label)
             for model in MART_MODELS:
                 execute_file(conn, model, period=p.label, year=p.year, year_start=p.year_to_date()[0].label)
         rollups = refresh_rollups_after(conn, period)
-        status = {r[0]: r[1] for r in conn.execute(text(
-            "SELECT status, COUNT(*) FROM mart_submission_status WHERE period = :p GROUP BY status"),
-            {"p": period.label})}
-        area = conn.execute(text("SELECT COUNT(*), SUM(CASE WHEN meets_target THEN 1 ELSE 0 END) "
-                                 "FROM mart_area_kpi_monthly WHERE period = :p"), {"p": period.label}).one()
-    summary = {"period": period.label, "status": status, "indicators": area[0],
-               "indicators_meeting_target": int(area[1] or 0), "refreshed_later_periods": later,
+        status = {r["status"]: r["units"] for r in query(conn, "queries/submission_status_counts", p=period.label)}
+        (area,) = query(conn, "queries/area_kpi_counts", p=period.label)
+    summary = {"period": period.label, "status": status, "indicators": area["indicators"],
+               "indicators_meeting_target": int(area["meeting_target"] or 0), "refreshed_later_periods": later,
                "refreshed_rollups": rollups}
     log.info("aggregated %s", summary)
     return summary

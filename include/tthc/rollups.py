@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import text
-
 from . import warehouse
 from .periods import Period, RollupPeriod
 from .settings import Settings
-from .warehouse import execute_file, transaction
+from .warehouse import execute_file, query, transaction
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +38,8 @@ def months_aggregated(settings: Settings, label: str | RollupPeriod) -> dict:
     rollup = _rollup(label)
     warehouse.migrate(settings.warehouse_url)
     with transaction(settings.warehouse_url) as conn:
-        done = {r[0] for r in conn.execute(text(
-            "SELECT DISTINCT period FROM mart_area_kpi_monthly WHERE period >= :a AND period <= :b"),
-            {"a": rollup.first.label, "b": rollup.last.label})}
+        done = {r["period"] for r in query(conn, "queries/aggregated_months", a=rollup.first.label,
+                                           b=rollup.last.label)}
     months = [p.label for p in rollup.months]
     return {"rollup_period": rollup.label, "months": months, "aggregated": [m for m in months if m in done],
             "missing": [m for m in months if m not in done]}
@@ -51,12 +48,9 @@ def months_aggregated(settings: Settings, label: str | RollupPeriod) -> dict:
 def refresh_rollup(conn, rollup: RollupPeriod, scheme: str) -> None:
     """The roll-up's marts, in the caller's transaction."""
     start, end = rollup.bounds(scheme)
-    conn.execute(text("DELETE FROM ref_rollup_period WHERE rollup_period = :r"), {"r": rollup.label})
-    conn.execute(text(
-        "INSERT INTO ref_rollup_period (rollup_period, frequency, first_period, last_period, months, period_scheme, "
-        "period_start, period_end) VALUES (:r, :f, :a, :b, :n, :scheme, :start, :end)"),
-        {"r": rollup.label, "f": rollup.frequency, "a": rollup.first.label, "b": rollup.last.label,
-         "n": len(rollup.months), "scheme": scheme, "start": start.isoformat(), "end": end.isoformat()})
+    execute_file(conn, "loads/ref_rollup_period", r=rollup.label, f=rollup.frequency, a=rollup.first.label,
+                 b=rollup.last.label, n=len(rollup.months), scheme=scheme, start=start.isoformat(),
+                 end=end.isoformat())
     for model in ROLLUP_MODELS:
         execute_file(conn, model, rollup_period=rollup.label, first_period=rollup.first.label,
                      last_period=rollup.last.label, year=rollup.year)
@@ -65,15 +59,12 @@ def refresh_rollup(conn, rollup: RollupPeriod, scheme: str) -> None:
 def refresh_rollups_after(conn, period: Period) -> list[str]:
     """Roll-ups already computed that a re-aggregated month changes: those of its year ending at or
     after it (their own figures, or their year to date). Called inside aggregate_period."""
-    rows = conn.execute(text(
-        "SELECT rollup_period, period_scheme FROM ref_rollup_period WHERE last_period >= :p AND last_period <= :year_end"),
-        {"p": period.label, "year_end": f"{period.year}-12"}).all()
+    rows = query(conn, "queries/rollups_to_refresh", p=period.label, year_end=f"{period.year}-12")
     refreshed = []
-    for label, scheme in rows:
+    for label, scheme in ((r["rollup_period"], r["period_scheme"]) for r in rows):
         rollup = RollupPeriod.parse(label)
-        done = conn.execute(text("SELECT COUNT(DISTINCT period) FROM mart_area_kpi_monthly "
-                                 "WHERE period >= :a AND period <= :b"),
-                            {"a": rollup.first.label, "b": rollup.last.label}).scalar()
+        (done,) = (r["months"] for r in query(conn, "queries/aggregated_month_count", a=rollup.first.label,
+                                              b=rollup.last.label))
         if done == len(rollup.months):
             refresh_rollup(conn, rollup, scheme)
             refreshed.append(label)
@@ -90,18 +81,13 @@ def aggregate_rollup(settings: Settings, label: str | RollupPeriod) -> dict:
     with transaction(settings.warehouse_url) as conn:
         warehouse.lock_for_writing(conn)
         refresh_rollup(conn, rollup, settings.period_scheme)
-        area = conn.execute(text(
-            "SELECT COUNT(*), SUM(CASE WHEN meets_target THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN meets_stretch THEN 1 ELSE 0 END), COUNT(meets_stretch) "
-            "FROM mart_area_kpi_rollup WHERE rollup_period = :r"), {"r": rollup.label}).one()
-        units = conn.execute(text("SELECT COUNT(DISTINCT unit_code), "
-                                  "COUNT(DISTINCT CASE WHEN predecessor_units > 0 THEN unit_code END) "
-                                  "FROM mart_unit_kpi_rollup WHERE rollup_period = :r"), {"r": rollup.label}).one()
-    summary = {"rollup_period": rollup.label, "months": progress["months"], "indicators": area[0],
-               "indicators_meeting_target": int(area[1] or 0), "units": units[0],
-               "units_including_predecessors": units[1]}
+        (area,) = query(conn, "queries/rollup_area_counts", r=rollup.label)
+        (units,) = query(conn, "queries/rollup_unit_counts", r=rollup.label)
+    summary = {"rollup_period": rollup.label, "months": progress["months"], "indicators": area["indicators"],
+               "indicators_meeting_target": int(area["meeting_target"] or 0), "units": units["units"],
+               "units_including_predecessors": units["with_predecessors"]}
     if rollup.frequency == "year":
-        summary["stretch_met"], summary["stretch_judged"] = int(area[2] or 0), area[3]
+        summary["stretch_met"], summary["stretch_judged"] = int(area["stretch_met"] or 0), area["stretch_judged"]
     log.info("rolled up %s", summary)
     return summary
 

@@ -94,6 +94,12 @@ def execute_file(conn: Connection, name: str, **params) -> None:
         conn.execute(stmt, wanted)
 
 
+def execute_many(conn: Connection, name: str, rows: list[dict]) -> None:
+    """Run the single statement of include/sql/<name>.sql once per parameter set (executemany)."""
+    (statement,) = read_sql(name)
+    conn.execute(text(statement), rows)
+
+
 def query(conn: Connection, name: str, **params) -> list[dict]:
     """Rows of the single SELECT in include/sql/<name>.sql, as dicts."""
     (statement,) = read_sql(name)

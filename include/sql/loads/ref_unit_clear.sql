@@ -1,0 +1,2 @@
+-- Empty ref_unit before the catalogue's units are loaded again.
+DELETE FROM ref_unit;
