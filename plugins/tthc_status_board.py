@@ -259,7 +259,7 @@ def board_data(conn, period: str | None) -> dict:
     data["unexpected"] = sum(1 for r in status if not r["expected"])
 
     indicators = query(conn, "queries/board_indicators", period=label)
-    cells = {(c["unit_code"], c["indicator_code"]): c for c in query(conn, "queries/board_cells", period=label)}
+    cells = {(c["unit_code"], c["indicator_code"]): c for c in query(conn, "queries/report_units", period=label)}
     applicable = {(a["unit_code"], a["indicator_code"]) for a in query(conn, "queries/board_applicable",
                                                                          period=label)}
 
