@@ -5,11 +5,11 @@
 
 What runs (see bench/README.md for how to read the output):
 
-* the fake portal (tthc.portal.fake_server) in a separate process, on loopback HTTP, serving a
+* the fake portal (tthc_testing.fake_portal) in a separate process, on loopback HTTP, serving a
   temporary catalogue with BENCH_UNITS synthetic units (B-001...) valid from the period's first
   day, BENCH_DOSSIERS / BENCH_UNITS dossiers each for the (calendar) period; it is warmed first
   (every unit-period requested once), so its generation cost is not the pipeline's;
-* the pipeline, in this process, through its real functions: tthc.dossiers.ingest_portal_unit
+* the pipeline, in this process, through its real functions: tthc.sources.portal.stage.ingest_portal_unit
   per unit (fetch -> personal data dropped -> archive -> dossier_batch suite -> load, whole or not
   at all), then compute_portal_indicators (one set-based SQL model), on the embedded SQLite
   warehouse (BENCH_WAREHOUSE_URL: another SQLAlchemy URL, e.g. PostgreSQL);
@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT / "include"))
 
 from tthc import dossiers  # noqa: E402
 from tthc.periods import Period  # noqa: E402
-from tthc.portal import client as portal_client  # noqa: E402
+from tthc.sources.portal import client as portal_client  # noqa: E402
 from tthc.settings import DEFAULT_CATALOGUE_DIR, Settings  # noqa: E402
 
 DOSSIERS = int(os.environ.get("BENCH_DOSSIERS", "1000000"))
@@ -81,7 +81,7 @@ def write_catalogue(target: Path) -> Path:
 
 
 def start_portal(catalogue: Path, per_unit: int, token: str) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "tthc.portal.fake_server", "--port", "0", "--token", token,
+    cmd = [sys.executable, "-m", "tthc_testing.fake_portal", "--port", "0", "--token", token,
            "--catalogue", str(catalogue), "--per-month", str(per_unit), str(per_unit),
            "--cache-rows", str(max(2 * DOSSIERS, 2_000_000))]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "include"))
@@ -118,7 +118,7 @@ def server_peak_mb(pid: int) -> float | None:
 
 
 class StripTimer:
-    """Times tthc.portal.privacy.strip_personal as the client calls it (personal-data removal is
+    """Times tthc.sources.portal.privacy.strip_personal as the client calls it (personal-data removal is
     done inside the client's page loop; this splits it out of the fetch time). The two clock reads
     per record are charged to the removal, i.e. against the pipeline."""
 
@@ -334,9 +334,9 @@ def main() -> None:
             env["TTHC_WAREHOUSE_URL"] = WAREHOUSE_URL
         os.environ.update(env)  # the client reads the salt from the environment, as in production
         settings = Settings.from_env()
-        from tthc.pipeline import prepare_warehouse
+        from tthc.warehouse import prepare
 
-        prepare_warehouse(settings)  # the schema exists before the run (installation, not counted)
+        prepare(settings)  # the schema exists before the run (installation, not counted)
         engine_name = settings.warehouse_url.split(":", 1)[0]
         log(f"warehouse: {engine_name}; pipeline running ...")
 

@@ -72,7 +72,7 @@ Re-running a period is always safe: each step replaces that period's rows.
 def tthc_monthly_shared_drive():
     @task.sensor(mode="reschedule", poke_interval=timedelta(hours=1), timeout=timedelta(days=21))
     def wait_for_submissions() -> PokeReturnValue:
-        from tthc.pipeline import deadline_passed, submission_progress
+        from tthc.orchestration import deadline_passed, submission_progress
 
         context = get_current_context()
         settings, period = task_settings(), run_period(context)
@@ -97,50 +97,50 @@ def tthc_monthly_shared_drive():
 
     @task
     def ingest_shared_drive(_progress: dict) -> dict:
-        from tthc.pipeline import ingest_shared_drive as ingest
+        from tthc.orchestration import ingest_shared_drive as ingest
 
         return ingest(task_settings())
 
     @task
     def validate_submissions(_ingested: dict) -> dict:
-        from tthc.pipeline import validate_period
+        from tthc.orchestration import validate_period
 
         return validate_period(task_settings(), run_period(get_current_context()))
 
     @task
     def load_warehouse(_validated: dict) -> dict:
-        from tthc.pipeline import load_period
+        from tthc.orchestration import load_period
 
         return load_period(task_settings(), run_period(get_current_context()))
 
     @task
     def portal_units() -> list[str]:
-        from tthc.pipeline import portal_units as units
+        from tthc.orchestration import portal_units as units
 
         return units(task_settings(), run_period(get_current_context()))
 
     @task(pool=PORTAL_POOL, map_index_template="{{ unit_code }}")
     def fetch_portal_unit(unit_code: str) -> dict:
-        from tthc.dossiers import ingest_portal_unit
+        from tthc.orchestration import ingest_portal_unit
 
         return ingest_portal_unit(task_settings(), run_period(get_current_context()), unit_code)
 
     @task(trigger_rule="all_done")
     def compute_portal_indicators(_fetched, _loaded: dict) -> dict:
         """Runs whatever some units' fetches did: one quarantined unit must not hold back the rest."""
-        from tthc.dossiers import compute_portal_indicators as compute
+        from tthc.orchestration import compute_portal_indicators as compute
 
         return compute(task_settings(), run_period(get_current_context()))
 
     @task
     def reconcile_sources(_computed: dict) -> dict:
-        from tthc.dossiers import reconcile
+        from tthc.orchestration import reconcile
 
         return reconcile(task_settings(), run_period(get_current_context()))
 
     @task(outlets=[MARTS_ASSET])
     def aggregate_marts(_reconciled: dict) -> dict:
-        from tthc.pipeline import aggregate_period
+        from tthc.orchestration import aggregate_period
 
         context = get_current_context()
         period = run_period(context)

@@ -41,7 +41,7 @@ def tthc_monthly_report():
     @task(on_success_callback=tthc_alerts("report_ready"), map_index_template="{{ period }}")
     def write_monthly_report(period: str) -> dict:
         from tthc.periods import Period
-        from tthc.pipeline import report_period
+        from tthc.orchestration import report_period
 
         return report_period(task_settings(), Period.parse(period))
 

@@ -80,7 +80,7 @@ def _make_dag(frequency: str):
     def rollup_dag():
         @task.sensor(mode="reschedule", poke_interval=timedelta(hours=1), timeout=timedelta(days=45))
         def wait_for_months() -> PokeReturnValue:
-            from tthc.rollups import months_aggregated
+            from tthc.orchestration import months_aggregated
 
             from tthc_airflow import task_settings
 
@@ -89,7 +89,7 @@ def _make_dag(frequency: str):
 
         @task
         def aggregate_rollup(progress: dict) -> dict:
-            from tthc.rollups import aggregate_rollup as aggregate
+            from tthc.orchestration import aggregate_rollup as aggregate
 
             from tthc_airflow import task_settings
 
@@ -97,7 +97,7 @@ def _make_dag(frequency: str):
 
         @task(on_success_callback=tthc_alerts("report_ready"))
         def write_rollup_report(summary: dict) -> dict:
-            from tthc.rollups import report_rollup
+            from tthc.orchestration import report_rollup
 
             from tthc_airflow import task_settings
 

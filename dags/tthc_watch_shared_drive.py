@@ -31,7 +31,7 @@ submission, or a unit's correction), it triggers `tthc_monthly_shared_drive` wit
 def tthc_watch_shared_drive():
     @task
     def periods_with_new_files() -> list[dict]:
-        from tthc.pipeline import periods_to_rerun
+        from tthc.orchestration import periods_to_rerun
 
         return [{"period": p} for p in periods_to_rerun(task_settings())]
 

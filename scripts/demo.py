@@ -42,9 +42,9 @@ def main() -> int:
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
     from tthc.catalogue import Catalogue
-    from tthc.demo_data import generate_shared_drive
+    from tthc_testing.sample_share import generate_shared_drive
     from tthc.periods import Period
-    from tthc.portal.fake_server import FakePortal
+    from tthc_testing.fake_portal import FakePortal
     from tthc.settings import Settings
 
     # The provincial portal's stand-in: realistic dossiers for every unit, with personal data that
@@ -112,7 +112,7 @@ def _portal_figures(settings, periods, scratch: Path) -> dict:
                                       archive_dir=scratch / "archive")
     figures: dict = {}
     for period in periods:
-        pipeline.run_portal(scratch_settings, period)
+        orchestration.run_portal(scratch_settings, period)
         with warehouse.transaction(scratch_settings.warehouse_url) as conn:
             for r in warehouse.query(conn, "queries/portal_figures", period=period.label):
                 figures.setdefault((period.label, r["unit_code"]), {})[r["indicator_code"]] = (

@@ -3,7 +3,7 @@
 A throw-away Airflow (scheduler + dag-processor + api-server, LocalExecutor, metadata DB on a fresh
 PostgreSQL database) backfills `tthc_monthly_shared_drive` over 2025-01..2025-06 with three runs at a
 time, into a SQLite warehouse. The same shared drive goes period by period, in order, through
-tthc.pipeline into a second warehouse. The marts must be identical: aggregating a period refreshes
+tthc.orchestration into a second warehouse. The marts must be identical: aggregating a period refreshes
 the year-to-date figures of later periods already aggregated, so the order runs finish in must not
 matter.
 
@@ -25,9 +25,9 @@ import pytest
 from sqlalchemy import text
 
 from airflow_cluster import airflow_cluster, group_members
-from tthc import pipeline
+from tthc import orchestration
 from tthc.catalogue import Catalogue
-from tthc.demo_data import generate_shared_drive
+from tthc_testing.sample_share import generate_shared_drive
 from tthc.periods import Period
 from tthc.warehouse import transaction
 
@@ -69,10 +69,10 @@ def _mart_rows(url: str) -> dict[str, list[dict]]:
 def _reference_warehouse(settings) -> str:
     """Each period alone, in order, through the pipeline (the report is not part of the marts)."""
     for period in PERIODS:
-        pipeline.ingest_shared_drive(settings)
-        pipeline.validate_period(settings, period)
-        pipeline.load_period(settings, period)
-        pipeline.aggregate_period(settings, period)
+        orchestration.ingest_shared_drive(settings)
+        orchestration.validate_period(settings, period)
+        orchestration.load_period(settings, period)
+        orchestration.aggregate_period(settings, period)
     return settings.warehouse_url
 
 
@@ -126,7 +126,7 @@ def test_backfill_with_concurrent_runs_equals_running_each_period_alone(tthc_env
     manifest = generate_shared_drive(share, Catalogue.load(tthc_env.catalogue_dir), PERIODS)
     assert sorted(manifest) == [p.label for p in PERIODS]
     reference_url = _reference_warehouse(tthc_env)
-    _progress(t0, f"reference warehouse: {len(PERIODS)} periods one by one through tthc.pipeline")
+    _progress(t0, f"reference warehouse: {len(PERIODS)} periods one by one through tthc.orchestration")
 
     airflow_data = tmp_path / "airflow_data"
     backfill_url = f"sqlite:///{airflow_data / 'warehouse.sqlite'}"

@@ -79,7 +79,7 @@ def test_one_period_end_to_end_on_postgresql(dags, tthc_env, pg_url, monkeypatch
 def test_one_period_with_both_sources(dags, tthc_env, monkeypatch, caplog):
     """Shared drive and the fake portal over HTTP, through the same DAG: portal figures count, the
     self-report that disagrees by more than 5 points is listed, and no personal data is stored."""
-    from tthc.portal.fake_server import FakePortal, make_dossier
+    from tthc_testing.fake_portal import FakePortal, make_dossier
 
     write_csv(tthc_env.shared_drive, "2025-03/X-19363.csv", "X-19363", "2025-03",
               [("NQ01-3", 9, 10), ("NQ02-6", 0, 0)], mtime="2025-03-12 09:00")

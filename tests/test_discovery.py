@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import text
 
 from drive import write_csv
-from tthc import discovery, pipeline
-from tthc.discovery import FileChangedError, archive_copy, scan
+from tthc import orchestration
+from tthc.sources.shared_drive import discover
+from tthc.sources.shared_drive import stage as shared_drive_stage
+from tthc.sources.shared_drive.discover import FileChangedError, archive_copy, scan
 from tthc.warehouse import transaction
 
 
@@ -42,7 +44,7 @@ def test_a_file_written_while_it_is_copied_is_left_for_the_next_run(tmp_path, mo
         with open(path, "a") as f:  # the unit's clerk saves again meanwhile
             f.write("VL-TP,03/2025,NQ01-4,1,1,\n")
 
-    monkeypatch.setattr(discovery.shutil, "copyfile", copy_then_append)
+    monkeypatch.setattr(discover.shutil, "copyfile", copy_then_append)
     with pytest.raises(FileChangedError):
         archive_copy(found, tmp_path / "archive")
     assert list((tmp_path / "archive").rglob("*.csv")) == []
@@ -53,18 +55,18 @@ def test_ingest_records_ignored_files_and_goes_on(tthc_env, monkeypatch):
     write_csv(share, "2025-03/VL-TP.csv", "VL-TP", "2025-03", [("NQ01-3", 1, 2)], mtime="2025-03-12 09:00")
     write_csv(share, "2025-03/VL-NV.csv", "VL-NV", "2025-03", [("NQ01-3", 1, 2)], mtime="2025-03-12 09:00")
     (share / "2025-03" / "~$VL-NV.xlsx").write_bytes(b"lock")
-    real = discovery.archive_copy
+    real = discover.archive_copy
 
     def unreadable_once(found, archive_dir):
         if found.path.endswith("VL-NV.csv"):
             raise PermissionError(13, "Permission denied")
         return real(found, archive_dir)
 
-    monkeypatch.setattr(pipeline, "archive_copy", unreadable_once)
-    summary = pipeline.ingest_shared_drive(tthc_env)
+    monkeypatch.setattr(shared_drive_stage, "archive_copy", unreadable_once)
+    summary = orchestration.ingest_shared_drive(tthc_env)
     assert (summary["parsed"], summary["busy"], summary["ignored"]) == (1, 1, 1)
-    monkeypatch.setattr(pipeline, "archive_copy", real)
-    summary = pipeline.ingest_shared_drive(tthc_env)  # the next run picks up what was left
+    monkeypatch.setattr(shared_drive_stage, "archive_copy", real)
+    summary = orchestration.ingest_shared_drive(tthc_env)  # the next run picks up what was left
     assert (summary["parsed"], summary["unchanged"], summary["busy"]) == (1, 1, 0)
     with transaction(tthc_env.warehouse_url) as conn:
         assert conn.execute(text("SELECT path, reason FROM ignored_file")).all() == [
@@ -76,6 +78,6 @@ def test_the_share_is_never_modified(tthc_env):
     write_csv(share, "2025-03/VL-TP.csv", "VL-TP", "2025-03", [("NQ01-3", 130, 120)], mtime="2025-03-12 09:00")
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in share.rglob("*") if p.is_file()}
     os.chmod(share / "2025-03" / "VL-TP.csv", 0o444)
-    pipeline.ingest_shared_drive(tthc_env)
+    orchestration.ingest_shared_drive(tthc_env)
     after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in share.rglob("*") if p.is_file()}
     assert after == before

@@ -13,10 +13,10 @@ import sqlite3
 import pytest
 from sqlalchemy import text
 
-from tthc.dossiers import PortalBatchQuarantined, compute_portal_indicators, ingest_portal_unit, reconcile
+from tthc.orchestration import PortalBatchQuarantined, compute_portal_indicators, ingest_portal_unit, reconcile
 from tthc.periods import Period
-from tthc.portal import PortalClient, PortalDataError, PortalUnavailableError
-from tthc.portal.fake_server import FakePortal, make_dossier
+from tthc.sources.portal import PortalClient, PortalDataError, PortalUnavailableError
+from tthc_testing.fake_portal import FakePortal, make_dossier
 from tthc.settings import DEFAULT_CATALOGUE_DIR
 from tthc.warehouse import get_engine, transaction
 
@@ -190,7 +190,7 @@ def test_personal_data_reaches_no_table_archive_or_log(settings, portal, monkeyp
 
 
 def test_personal_fields_the_client_failed_to_strip_quarantine_the_batch(settings, portal, client, monkeypatch):
-    monkeypatch.setattr("tthc.portal.client.strip_personal", lambda record, salt: dict(record))
+    monkeypatch.setattr("tthc.sources.portal.fetch.strip_personal", lambda record, salt: dict(record))
     portal.add_dossiers(HO_XA, [make_dossier(HO_XA, "L-1", "20250303080000", SoDienThoai=CANARY_PHONE)])
     with pytest.raises(PortalBatchQuarantined) as err:
         ingest_portal_unit(settings, MARCH, HO_XA, client)

@@ -283,7 +283,7 @@ def test_one_missing_unit_is_the_alerts_unit_and_long_lists_are_cut_in_the_subje
 
 
 def test_failure_message_names_the_unit_of_a_parse_error():
-    from tthc.parser import SubmissionParseError
+    from tthc.sources.shared_drive.parse import SubmissionParseError
     from tthc_airflow.notifiers import task_failed_alert
 
     class Ti:

@@ -1,4 +1,4 @@
-"""tthc.parser: workbook and CSV shapes a district clerk actually sends, built on the fly."""
+"""tthc.sources.shared_drive.parse: workbook and CSV shapes a district clerk actually sends, built on the fly."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from tthc.parser import ParsedSubmission, SubmissionParseError, parse_submission
+from tthc.sources.shared_drive.parse import ParsedSubmission, SubmissionParseError, parse_submission
 from tthc.periods import Period
 
 HEADER = ["STT", "Mã chỉ tiêu", "Tên chỉ tiêu", "Tử số", "Mẫu số", "Tỷ lệ (%)", "Ghi chú"]

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from drive import set_mtime, write_csv
-from tthc import pipeline
+from tthc import orchestration
 from tthc.periods import LOCAL_TZ, Period
 from tthc.warehouse import WarehouseError, transaction
 
@@ -23,10 +23,10 @@ LATE = "2025-03-20 08:00"
 
 
 def run(settings, period):
-    pipeline.ingest_shared_drive(settings)
-    pipeline.validate_period(settings, period)
-    pipeline.load_period(settings, period)
-    return pipeline.aggregate_period(settings, period)
+    orchestration.ingest_shared_drive(settings)
+    orchestration.validate_period(settings, period)
+    orchestration.load_period(settings, period)
+    return orchestration.aggregate_period(settings, period)
 
 
 def rows(settings, sql, **params):
@@ -146,7 +146,7 @@ def snapshot(settings):
 def test_running_a_period_twice_gives_identical_tables(march_drive):
     run(march_drive, MAR)
     first = snapshot(march_drive)
-    summary = pipeline.ingest_shared_drive(march_drive)
+    summary = orchestration.ingest_shared_drive(march_drive)
     assert summary["unchanged"] == 6 and summary["new_versions"] == 0  # no file read twice
     run(march_drive, MAR)
     assert snapshot(march_drive) == first
@@ -156,19 +156,21 @@ def test_a_failed_load_leaves_the_warehouse_as_it_was(march_drive, monkeypatch):
     run(march_drive, MAR)
     before = snapshot(march_drive)
     write_csv(march_drive.shared_drive, "2025-03/VL-YT.csv", "VL-YT", "2025-03", [("NQ01-3", 5, 5)], mtime=ON_TIME)
-    pipeline.ingest_shared_drive(march_drive)
-    pipeline.validate_period(march_drive, MAR)
+    orchestration.ingest_shared_drive(march_drive)
+    orchestration.validate_period(march_drive, MAR)
     before_load = snapshot(march_drive)
-    real = pipeline.execute_file
+    from tthc.warehouse import load as warehouse_load
+
+    real = warehouse_load.execute_file
 
     def failing(conn, name, **params):
         real(conn, name, **params)
         if name == "models/core_unit_indicator":
             conn.execute(text("SELECT * FROM no_such_table"))
 
-    monkeypatch.setattr(pipeline, "execute_file", failing)
+    monkeypatch.setattr(warehouse_load, "execute_file", failing)
     with pytest.raises(WarehouseError, match="no_such_table"):
-        pipeline.load_period(march_drive, MAR)
+        orchestration.load_period(march_drive, MAR)
     assert snapshot(march_drive) == before_load
     assert before_load["core_submission"] == before["core_submission"]
 
@@ -178,7 +180,7 @@ def test_the_same_content_at_two_paths_is_read_once(march_drive):
     (share / "copy").mkdir()
     (share / "copy" / "X-19363.csv").write_bytes((share / "2025-03/X-19363.csv").read_bytes())
     set_mtime(share / "copy" / "X-19363.csv", ON_TIME)
-    summary = pipeline.ingest_shared_drive(march_drive)
+    summary = orchestration.ingest_shared_drive(march_drive)
     assert summary["new_versions"] == 6 and summary["known_content"] == 1
     archived = list((march_drive.archive_dir / "shared_drive").rglob("*.csv"))
     assert len(archived) == 6
@@ -251,24 +253,24 @@ def _comparable(rs):
 
 
 def test_progress_lists_missing_units_until_the_deadline(march_drive):
-    before = pipeline.submission_progress(march_drive, MAR, now=datetime(2025, 3, 19, 23, 0, tzinfo=LOCAL_TZ))
+    before = orchestration.submission_progress(march_drive, MAR, now=datetime(2025, 3, 19, 23, 0, tzinfo=LOCAL_TZ))
     assert (before["expected"], before["received"], before["deadline_passed"]) == (30, 3, False)
     assert ["VL-YT", "Phòng Y tế"] in before["missing"] and ["VL-TP", "Phòng Tư pháp"] in before["missing"]
     assert before["deadline"] == "2025-03-20T00:00:00+07:00"
-    after = pipeline.submission_progress(march_drive, MAR, now=datetime(2025, 3, 20, 0, 0, tzinfo=LOCAL_TZ))
+    after = orchestration.submission_progress(march_drive, MAR, now=datetime(2025, 3, 20, 0, 0, tzinfo=LOCAL_TZ))
     assert after["deadline_passed"] is True
 
 
 def test_a_late_or_corrected_file_reruns_only_its_already_reported_period(march_drive):
     run(march_drive, MAR)
-    assert pipeline.periods_to_rerun(march_drive) == []
+    assert orchestration.periods_to_rerun(march_drive) == []
     share = march_drive.shared_drive
     write_csv(share, "2025-03/VL-YT.csv", "VL-YT", "2025-03", [("NQ01-3", 5, 5)], mtime="2025-03-25 08:00")
     write_csv(share, "2025-04/VL-YT.csv", "VL-YT", "2025-04", [("NQ01-3", 5, 5)], mtime="2025-04-10 08:00")
-    assert pipeline.periods_to_rerun(march_drive) == ["2025-03"]  # April has not been reported yet
+    assert orchestration.periods_to_rerun(march_drive) == ["2025-03"]  # April has not been reported yet
     run(march_drive, MAR)
     assert status(march_drive, MAR)["VL-YT"]["status"] == "late"
-    assert pipeline.periods_to_rerun(march_drive) == []
+    assert orchestration.periods_to_rerun(march_drive) == []
 
 
 def test_a_late_file_read_by_another_periods_run_still_reruns_its_period(march_drive):
@@ -277,4 +279,4 @@ def test_a_late_file_read_by_another_periods_run_still_reruns_its_period(march_d
     write_csv(march_drive.shared_drive, "2025-03/VL-YT.csv", "VL-YT", "2025-03", [("NQ01-3", 5, 5)],
               mtime="2025-03-25 08:00")
     run(march_drive, APR)
-    assert pipeline.periods_to_rerun(march_drive) == ["2025-03"]
+    assert orchestration.periods_to_rerun(march_drive) == ["2025-03"]

@@ -13,7 +13,7 @@ from datetime import date, datetime
 import pytest
 
 from tthc.periods import LOCAL_TZ, Period
-from tthc.portal import (
+from tthc.sources.portal import (
     PERSONAL_FIELDS,
     PortalAuthError,
     PortalClient,
@@ -25,7 +25,7 @@ from tthc.portal import (
     read_archive,
     strip_personal,
 )
-from tthc.portal.fake_server import LOOKBACK_DAYS, FakePortal, make_dossier
+from tthc_testing.fake_portal import LOOKBACK_DAYS, FakePortal, make_dossier
 
 MARCH = Period(2025, 3)  # Decree 09: 15/02/2025 00:00 to 14/03/2025 23:59:59
 CANARY_TOKEN = "canary-tok-7f3a9c21e5"

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 
 from drive import write_csv
-from tthc import pipeline, rollups
+from tthc import orchestration
 from tthc.periods import Period, RollupPeriod
 from tthc.settings import DEFAULT_CATALOGUE_DIR, Settings
 from tthc.warehouse import get_engine, transaction
@@ -32,10 +32,10 @@ def submit(settings, unit: str, label: str, rows: list[tuple], suffix: str = "")
 
 
 def run_month(settings, period: Period) -> None:
-    pipeline.ingest_shared_drive(settings)
-    pipeline.validate_period(settings, period)
-    pipeline.load_period(settings, period)
-    pipeline.aggregate_period(settings, period)
+    orchestration.ingest_shared_drive(settings)
+    orchestration.validate_period(settings, period)
+    orchestration.load_period(settings, period)
+    orchestration.aggregate_period(settings, period)
 
 
 def rows(settings, sql: str, **params) -> list[dict]:
@@ -83,7 +83,7 @@ def quarter(tmp_path_factory):
     submit(settings, "VL-TP", "2025-02", [("NQ01-1", 20, 30)])
     for month in (1, 2, 3):
         run_month(settings, Period(2025, month))
-    rollups.aggregate_rollup(settings, "2025-Q1")
+    orchestration.aggregate_rollup(settings, "2025-Q1")
     yield settings
     get_engine(settings.warehouse_url).dispose()
 
@@ -124,13 +124,13 @@ def test_the_catalogue_stock_takes_each_units_latest_month(quarter):
 
 
 def test_a_rollup_waits_for_all_its_months(quarter):
-    assert rollups.months_aggregated(quarter, "2025-Q2")["missing"] == ["2025-04", "2025-05", "2025-06"]
-    with pytest.raises(rollups.MonthsNotAggregated, match="2025-04"):
-        rollups.aggregate_rollup(quarter, "2025-Q2")
+    assert orchestration.months_aggregated(quarter, "2025-Q2")["missing"] == ["2025-04", "2025-05", "2025-06"]
+    with pytest.raises(orchestration.MonthsNotAggregated, match="2025-04"):
+        orchestration.aggregate_rollup(quarter, "2025-Q2")
 
 
 def test_a_quarter_report_in_word_and_excel(quarter):
-    result = rollups.report_rollup(quarter, "2025-Q1")
+    result = orchestration.report_rollup(quarter, "2025-Q1")
     folder = quarter.reports_dir / "2025-Q1"
     assert result["docx"] == str(folder / "BaoCao_TTHC_2025-Q1.docx")
     assert result["xlsx"] == str(folder / "BaoCao_TTHC_2025-Q1.xlsx")
@@ -165,7 +165,7 @@ def test_re_aggregating_a_month_refreshes_the_rollup(tmp_path):
     submit(settings, "X-19363", "2025-01", [("NQ01-3", 10, 20)])
     for month in (1, 2, 3):
         run_month(settings, Period(2025, month))
-    rollups.aggregate_rollup(settings, "2025-Q1")
+    orchestration.aggregate_rollup(settings, "2025-Q1")
     submit(settings, "X-19363", "2025-02", [("NQ01-3", 7, 10)])  # a late month's file
     run_month(settings, Period(2025, 2))
     a = area(settings, "2025-Q1", "NQ01-3")
@@ -194,7 +194,7 @@ def year(tmp_path_factory):
     for month in range(1, 13):
         run_month(settings, Period(2025, month))
     for label in ("2025-H1", "2025-H2", "2025"):
-        rollups.aggregate_rollup(settings, label)
+        orchestration.aggregate_rollup(settings, label)
     yield settings
     get_engine(settings.warehouse_url).dispose()
 
@@ -275,7 +275,7 @@ def test_the_year_spans_the_reorganisation_and_meets_the_stretch_targets_or_not(
 
 
 def test_the_annual_report(year):
-    result = rollups.report_rollup(year, "2025")
+    result = orchestration.report_rollup(year, "2025")
     assert result["docx"].endswith("/2025/BaoCao_TTHC_2025.docx")
     assert (result["stretch_met"], result["stretch_not_met"]) == (0, 2)
     doc = Document(result["docx"])
@@ -342,7 +342,7 @@ def test_the_same_rollups_on_postgresql(year, pg_url, tmp_path):
     for month in range(1, 13):
         run_month(settings, Period(2025, month))
     for label in ("2025-H1", "2025-H2", "2025"):
-        rollups.aggregate_rollup(settings, label)
+        orchestration.aggregate_rollup(settings, label)
 
     def comparable(s, table):
         def norm(v):

@@ -17,7 +17,7 @@ import pytest
 import airflow  # noqa: F401  - puts the plugins folder (set in conftest) on sys.path
 import tthc_status_board as board
 from drive import set_mtime, write_csv
-from tthc import pipeline
+from tthc import orchestration
 from tthc.periods import LOCAL_TZ, Period
 
 MAR, APR = Period(2025, 3), Period(2025, 4)
@@ -40,12 +40,12 @@ def build_board_warehouse(share: Path, settings) -> None:
     evil.write_text(evil.read_text(encoding="utf-8-sig").replace("03/2025", SCRIPT), encoding="utf-8")
     set_mtime(evil, ON_TIME)
     write_csv(share, "2025-04/X-19363.csv", "X-19363", "2025-04", [("NQ01-3", 20, 20)], mtime="2025-04-14 10:00")
-    pipeline.ingest_shared_drive(settings)
+    orchestration.ingest_shared_drive(settings)
     for period in (MAR, APR):
-        pipeline.validate_period(settings, period)
-        pipeline.load_period(settings, period)
-        pipeline.aggregate_period(settings, period)
-    pipeline.report_period(settings, MAR)
+        orchestration.validate_period(settings, period)
+        orchestration.load_period(settings, period)
+        orchestration.aggregate_period(settings, period)
+    orchestration.report_period(settings, MAR)
 
 
 @pytest.fixture(scope="module")

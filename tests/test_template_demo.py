@@ -16,10 +16,10 @@ import pytest
 from openpyxl import load_workbook
 
 from tthc.catalogue import Catalogue
-from tthc.demo_data import LAYOUT_VARIANTS, generate_shared_drive
+from tthc_testing.sample_share import LAYOUT_VARIANTS, generate_shared_drive
 from tthc.periods import Period
 from tthc.settings import DEFAULT_CATALOGUE_DIR
-from tthc.template import (
+from tthc.sources.shared_drive.template import (
     Layout, rate_as_written, to_cp1258_text, write_templates, write_unit_csv, write_unit_workbook,
 )
 
@@ -47,7 +47,7 @@ def catalogue():
 
 
 def parse(path):
-    from tthc.parser import parse_submission  # written alongside this module
+    from tthc.sources.shared_drive.parse import parse_submission  # written alongside this module
 
     return parse_submission(path)
 
@@ -264,8 +264,8 @@ def test_demo_files_parse_back_to_the_manifest_figures(demo):
 
 
 def test_demo_rejected_files_fail_with_the_expected_reason(catalogue, demo):
-    from tthc.parser import SubmissionParseError
-    from tthc.validation import validate_submission
+    from tthc.sources.shared_drive.parse import SubmissionParseError
+    from tthc.checks.submissions import validate_submission
 
     root, manifest = demo
     fragments = []

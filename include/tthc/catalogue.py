@@ -108,6 +108,11 @@ class Catalogue:
         return ind.alias_of if ind and ind.alias_of else code
 
 
+def load_catalogue(settings) -> Catalogue:
+    """The catalogue the settings name (TTHC_CATALOGUE_DIR)."""
+    return Catalogue.load(settings.catalogue_dir)
+
+
 @lru_cache(maxsize=8)
 def _load(directory: Path) -> Catalogue:
     units = {}

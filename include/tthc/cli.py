@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .catalogue import CatalogueError
 from .periods import Period, PeriodError
-from .portal.client import PortalError
+from .sources.portal.fetch import PortalError
 from .settings import Settings, SettingsError
 from .warehouse import WarehouseError
 
@@ -67,9 +67,9 @@ def _columns(conn, name: str, period: Period) -> tuple[list[dict], list[str]]:
 
 
 def cmd_run(args, settings: Settings) -> int:
-    from .pipeline import run_period
+    from .orchestration import run_pipeline
 
-    summary = run_period(settings, args.period)
+    summary = run_pipeline(settings, args.period)
     json.dump(summary, sys.stdout, ensure_ascii=False, indent=1, default=str)
     sys.stdout.write("\n")
     return 0
@@ -78,7 +78,7 @@ def cmd_run(args, settings: Settings) -> int:
 def cmd_rollup(args, settings: Settings) -> int:
     """A quarter's, half-year's or year's roll-up and its report, from months already run."""
     from .periods import RollupPeriod
-    from .rollups import MonthsNotAggregated, run_rollup
+    from .orchestration import MonthsNotAggregated, run_rollup
 
     try:
         summary = run_rollup(settings, RollupPeriod.parse(args.period))
@@ -91,10 +91,9 @@ def cmd_rollup(args, settings: Settings) -> int:
 
 
 def _read_mart(settings: Settings, name: str, period: Period):
-    from .pipeline import prepare_warehouse
-    from .warehouse import transaction
+    from .warehouse import prepare, transaction
 
-    prepare_warehouse(settings)
+    prepare(settings)
     with transaction(settings.warehouse_url) as conn:
         return _columns(conn, name, period)
 
@@ -117,7 +116,7 @@ def cmd_status(args, settings: Settings) -> int:
 
 def cmd_template(args, settings: Settings) -> int:
     from .catalogue import Catalogue
-    from .template import write_templates
+    from .sources.shared_drive.template import write_templates
 
     paths = write_templates(Catalogue.load(settings.catalogue_dir), args.period, Path(args.out),
                             unit_code=args.unit, scheme=settings.period_scheme)

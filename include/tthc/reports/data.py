@@ -7,13 +7,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..catalogue import Catalogue
+from ..marts.reconciliation import DISCREPANCY_POINTS
 from ..periods import Period, RollupPeriod
 from ..settings import Settings
 from ..warehouse import query
 from .formatting import as_bool
 
-# The spec's threshold for listing a self-report that disagrees with the portal.
-DISCREPANCY_POINTS = 5.0
 _BOOLEANS = ("meets_target", "ytd_meets_target", "meets_stretch", "expected")
 _LAST = 10**6  # sorts codes the catalogue no longer knows after the known ones
 

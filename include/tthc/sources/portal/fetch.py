@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from ..periods import LOCAL_TZ, Period
+from ...periods import LOCAL_TZ, Period
 from .privacy import redact, strip_personal
 
 log = logging.getLogger(__name__)

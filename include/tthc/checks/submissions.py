@@ -8,17 +8,20 @@ that name the cell or row.
 from __future__ import annotations
 
 import json
-import math
+import logging
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
-from .catalogue import Catalogue
-from .periods import Period
-from .settings import EXPECTATIONS_DIR
-from .textnorm import count_value, rate_deviation
+from .. import warehouse
+from ..catalogue import Catalogue, load_catalogue
+from ..periods import Period
+from ..settings import Settings
+from ..sources.shared_drive.cells import count_value, rate_deviation
+from ..warehouse import execute_file, execute_many, now_local, transaction
+from . import run_suite
 
 SUITE_NAME = "submission_rows"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,34 +31,6 @@ class ValidationOutcome:
     expectations_total: int
     expectations_failed: int
     result: dict  # the GX result as JSON, kept in the archive
-
-
-def load_suite_dict(name: str = SUITE_NAME) -> dict:
-    return json.loads((EXPECTATIONS_DIR / f"{name}.json").read_text(encoding="utf-8"))
-
-
-@lru_cache(maxsize=4)
-def _validation_definition(name: str = SUITE_NAME):
-    import great_expectations as gx  # heavy (≈2 s): imported only when validating
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}
-    batch = (context.data_sources.add_pandas(f"{name}_source")
-             .add_dataframe_asset(f"{name}_rows")
-             .add_batch_definition_whole_dataframe("whole_frame"))
-    suite = context.suites.add(gx.ExpectationSuite(**load_suite_dict(name)))
-    definition = gx.ValidationDefinition(name=f"{name}_validation", data=batch, suite=suite)
-    return context.validation_definitions.add(definition)
-
-
-def run_suite(name: str, frame, parameters: dict):
-    """Run a stored suite on a frame keyed by `row_key`: the GX result and its Vietnamese reasons."""
-    result = _validation_definition(name).run(
-        batch_parameters={"dataframe": frame},
-        expectation_parameters=parameters,
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_key"]},
-    )
-    return result, ([] if result.success else _reasons(result, frame))
 
 
 def submission_frame(submission: dict, rows: list[dict], catalogue: Catalogue, period: Period):
@@ -147,71 +122,53 @@ def validate_submission(submission: dict, rows: list[dict], catalogue: Catalogue
     )
 
 
-def _reasons(result, frame) -> list[str]:
-    """One Vietnamese reason per failing cell, in suite order (the first rule broken names a cell)."""
-    rows_by_key = {rec["row_key"]: rec for rec in frame.to_dict("records")} if not frame.empty else {}
-    columns = set(frame.columns)
-    reasons, seen_cells = [], set()
-    for r in result.results:
-        if r.success:
-            continue
-        cfg = r.expectation_config
-        template = (cfg.meta or {}).get("reason_vi", cfg.type)
-        kwargs = cfg.kwargs
-        needed = [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
-        error = _raised(r.exception_info)
-        if error:
-            # A rule on a column the table lacks: the missing column is already reported.
-            if any(c not in columns for c in needed):
-                continue
-            reasons.append(f"Lỗi kiểm tra {cfg.type}: {error}")
-            continue
-        index_list = (r.result or {}).get("unexpected_index_list")
-        if not index_list:
-            reasons.append(template)
-            continue
-        for entry in index_list:
-            key = entry.get("row_key") if isinstance(entry, dict) else entry
-            row = rows_by_key.get(key, {})
-            value = entry.get(needed[0]) if isinstance(entry, dict) and needed else None
-            text = _format(template, row, value)
-            cell_key = (text.split(":")[0], needed[0] if needed else "")
-            if cell_key in seen_cells:
-                continue
-            seen_cells.add(cell_key)
-            reasons.append(text)
-            if (cfg.meta or {}).get("once"):
-                break
-    return reasons
-
-
-def _raised(info) -> str | None:
-    """GX 1.x keeps exceptions either flat or keyed by metric id; the first message raised, if any."""
-    if not info:
-        return None
-    entries = [info] if "raised_exception" in info else list(info.values())
-    for entry in entries:
-        if isinstance(entry, dict) and entry.get("raised_exception"):
-            return entry.get("exception_message") or "exception"
-    return None
-
-
-def _format(template: str, row: dict, value) -> str:
-    fields = {k: ("" if v is None or (isinstance(v, float) and math.isnan(v)) else _plain(v)) for k, v in row.items()}
-    fields["value"] = "" if value is None else _plain(value)
-    try:
-        return template.format(**fields)
-    except (KeyError, IndexError):
-        return template
-
-
-def _plain(v) -> str:
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
-
-
 def write_result(outcome: ValidationOutcome, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(outcome.result, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     return path
+
+
+def validate_period(settings: Settings, period: Period) -> dict:
+    """Run the Great Expectations suite on every parsed submission of the period.
+
+    Files rejected while parsing keep their reasons; files whose period could not be read are
+    counted in the period during whose collection window they appeared on the share.
+    """
+    catalogue = load_catalogue(settings)
+    warehouse.prepare(settings)
+    started = now_local()
+    scheme = settings.period_scheme
+    window_start = period.shift(-1).deadline(scheme, settings.deadline_workdays).isoformat()
+    window_end = period.deadline(scheme, settings.deadline_workdays).isoformat()
+    with transaction(settings.warehouse_url) as conn:
+        subs = warehouse.query(conn, "queries/submissions_to_validate", period=period.label,
+                               window_start=window_start, window_end=window_end)
+        rows = warehouse.query(conn, "queries/submission_rows_of_period", period=period.label)
+    rows_by_hash: dict[str, list[dict]] = {}
+    for r in rows:
+        rows_by_hash.setdefault(r["file_hash"], []).append(r)
+    results, accepted, rejected = [], 0, 0
+    for sub in subs:
+        if sub["parse_outcome"] == "parsed":
+            outcome = validate_submission(sub, rows_by_hash.get(sub["file_hash"], []), catalogue, period, scheme)
+            result_path = settings.archive_dir / "validations" / f"{sub['file_hash']}.json"
+            write_result(outcome, result_path)
+            reasons, ok = outcome.reasons, outcome.accepted
+            total, failed = outcome.expectations_total, outcome.expectations_failed
+            rel = str(result_path.relative_to(settings.archive_dir))
+        else:
+            reasons, ok, total, failed, rel = json.loads(sub["parse_reasons"] or "[]"), False, 0, 0, None
+        accepted += ok
+        rejected += not ok
+        results.append({"file_hash": sub["file_hash"], "period": period.label,
+                        "outcome": "accepted" if ok else "rejected",
+                        "reasons": "; ".join(reasons) if reasons else None,
+                        "total": total, "failed": failed, "result_path": rel})
+    with transaction(settings.warehouse_url) as conn:
+        # Files first seen after `started` are not in this run: the watcher re-runs the period for them.
+        execute_file(conn, "loads/period_validation", period=period.label, started=started)
+        if results:
+            execute_many(conn, "loads/validation_result", results)
+    summary = {"period": period.label, "files": len(results), "accepted": accepted, "rejected": rejected}
+    log.info("validated %s", summary)
+    return summary

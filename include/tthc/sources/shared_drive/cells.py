@@ -6,7 +6,7 @@ import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 
-from .periods import Period, PeriodError
+from ...periods import Period, PeriodError
 
 _SPACES = re.compile(r"\s+")
 

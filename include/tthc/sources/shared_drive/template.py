@@ -21,8 +21,8 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from .catalogue import Catalogue, Unit
-from .periods import Period
+from ...catalogue import Catalogue, Unit
+from ...periods import Period
 
 SHEET_NAME = "BaoCao"
 HELP_SHEET_NAME = "HuongDan"

@@ -1,7 +1,7 @@
 """The portal source in the warehouse (spec "Source 2"): dossier facts, portal figures, reconciliation.
 
 ingest_portal_unit (one mapped task per unit) → compute_portal_indicators → reconcile, each returning
-a small JSON-serialisable summary like the steps of pipeline.py.
+a small JSON-serialisable summary like every step of the pipeline.
 
 Facts are keyed by the *fetch* period: the portal returns a dossier to every period in which it was
 received or resolved, and each period counts only the rows of its own fetch (received ones for the
@@ -19,17 +19,17 @@ import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from . import warehouse
-from .periods import Period
-from .pipeline import catalogue_of, prepare_warehouse
-from .portal import PERSONAL_FIELDS, PortalClient, archive_pages, portal_from_settings, salt_from_env
-from .portal.privacy import APPLICANT_KEY
-from .settings import Settings
-from .warehouse import execute_file, execute_many, now_local, query, transaction
+from ... import warehouse
+from ...catalogue import load_catalogue
+from ...checks.dossiers import validate_batch
+from ...periods import Period
+from ...settings import Settings
+from ...warehouse import execute_file, execute_many, now_local, query, transaction
+from .fetch import PortalClient, archive_pages, portal_from_settings
+from .privacy import APPLICANT_KEY, PERSONAL_FIELDS, salt_from_env
 
 log = logging.getLogger(__name__)
 
-SUITE_NAME = "dossier_batch"
 FLAGS = ("PhaiThanhToan", "DuocThanhToanTrucTuyen", "HoSoCoThanhPhanSoHoa", "KetQuaDuocSoHoa",
          "CoKetQuaDienTu", "DaDongBoDVCQG", "CoTaiSuDungDuLieu")
 # Portal field → fact_dossier column. TenTTHC is left out: fact_procedure holds the names.
@@ -73,7 +73,7 @@ def ingest_portal_unit(settings: Settings, period: Period, unit_code: str,
     recorded in portal_batch as quarantined (the facts of the last loaded batch stay) and raises
     PortalBatchQuarantined, so this unit's task fails while the others go on.
     """
-    if unit_code not in catalogue_of(settings).units:
+    if unit_code not in load_catalogue(settings).units:
         raise ValueError(f"mã đơn vị {unit_code!r} không có trong danh mục đơn vị")
     own_client = client is None
     if own_client:
@@ -89,7 +89,7 @@ def ingest_portal_unit(settings: Settings, period: Period, unit_code: str,
     seconds = dict.fromkeys(("fetch", "archive", "frame", "validate", "load"), 0.0)
     try:
         started = time.perf_counter()
-        prepare_warehouse(settings)
+        warehouse.prepare(settings)
         seconds["load"] = time.perf_counter() - started  # the schema check; the transaction adds to it
         started = time.perf_counter()
         procedures = client.fetch_procedures(unit_code)
@@ -168,25 +168,6 @@ def _iso_value(value):
             return s
         return iso + LOCAL_OFFSET
     return s
-
-
-def validate_batch(frame, unit_code: str) -> list[str]:
-    """Vietnamese reasons the batch breaks the dossier_batch suite; empty when it passes.
-
-    The suite runs first with the cheapest result format (the verdict only: about half the cost of
-    listing failing rows), on the definition's batch directly: the same suite and batch, without
-    storing a verdict nobody reads in the context's in-memory results store (which grows with every
-    unit). Only a failing batch runs it again, through the definition, to name the failing dossiers."""
-    from .validation import _validation_definition, run_suite
-
-    parameters = {"unit_codes": [unit_code]}
-    definition = _validation_definition(SUITE_NAME)
-    verdict = definition.batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
-        definition.suite, expectation_parameters=parameters, result_format={"result_format": "BOOLEAN_ONLY"})
-    if verdict.success:
-        return []
-    result, reasons = run_suite(SUITE_NAME, frame, parameters)
-    return [] if result.success else reasons or ["Lô hồ sơ không đạt bộ kiểm tra dossier_batch"]
 
 
 def _procedure_rows(procedures: list[dict]) -> tuple[list[dict], list[str]]:
@@ -275,8 +256,8 @@ def _plain_values(series) -> list:
 
 def compute_portal_indicators(settings: Settings, period: Period) -> dict:
     """Portal figures of every unit with a loaded batch (models/portal_unit_indicator), one transaction."""
-    catalogue = catalogue_of(settings)
-    prepare_warehouse(settings)
+    catalogue = load_catalogue(settings)
+    warehouse.prepare(settings)
     start, end = period.bounds(settings.period_scheme)
     scope = [{"period": period.label, "unit_code": u.code, "indicator_code": i.code}
              for u in catalogue.units_in(period, settings.period_scheme)
@@ -297,19 +278,4 @@ def compute_portal_indicators(settings: Settings, period: Period) -> dict:
     summary = {"period": period.label, "units": units, "figures": sum(figures.values()),
                "indicators": sorted(figures), "without_formula": unknown}
     log.info("portal figures %s", summary)
-    return summary
-
-
-def reconcile(settings: Settings, period: Period, points: float | None = None) -> dict:
-    """mart_reconciliation for the period: self-reports more than `points` (default: the report's
-    threshold, 5) away from the portal's figure. Run after both sources' figures are loaded."""
-    if points is None:
-        from .reports.data import DISCREPANCY_POINTS as points
-    prepare_warehouse(settings)
-    with transaction(settings.warehouse_url) as conn:
-        warehouse.lock_for_writing(conn)
-        execute_file(conn, "models/reconciliation", period=period.label, points=points)
-        (listed,) = (r["discrepancies"] for r in query(conn, "queries/reconciliation_count", period=period.label))
-    summary = {"period": period.label, "points": points, "discrepancies": listed}
-    log.info("reconciled %s", summary)
     return summary

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from .periods import LOCAL_TZ
+from ...periods import LOCAL_TZ
 
 SUBMISSION_SUFFIXES = {".xlsx", ".xlsm", ".csv"}
 LOCK_PREFIXES = ("~$", ".~lock.")

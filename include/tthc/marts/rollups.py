@@ -1,13 +1,12 @@
 """Quarterly, half-year and annual roll-ups (Decree 09 periods: year 2025 = 15/12/2024 → 14/12/2025)
-from the monthly core figures, and their Word/Excel reports. No Airflow import: the roll-up DAGs
-and the CLI call these functions.
+from the monthly core figures.
 
 aggregate_rollup(settings, '2025-Q1') → mart_area_kpi_rollup, mart_unit_kpi_rollup
-report_rollup(settings, '2025-Q1')    → reports/2025-Q1/BaoCao_TTHC_2025-Q1.docx + .xlsx
+(orchestration.report_rollup then writes reports/2025-Q1/BaoCao_TTHC_2025-Q1.docx + .xlsx)
 
 A roll-up is computed from months already aggregated (their ref_period_unit_indicator rows and
 ref_period_unit_key, written by load_period / aggregate_period); re-aggregating a month refreshes the
-roll-ups of its year already computed (pipeline.aggregate_period), so a backfill or a correction
+roll-ups of its year already computed (marts.aggregate_period), so a backfill or a correction
 never leaves a stale quarter.
 """
 
@@ -15,10 +14,10 @@ from __future__ import annotations
 
 import logging
 
-from . import warehouse
-from .periods import Period, RollupPeriod
-from .settings import Settings
-from .warehouse import execute_file, query, transaction
+from .. import warehouse
+from ..periods import Period, RollupPeriod
+from ..settings import Settings
+from ..warehouse import execute_file, query, transaction
 
 log = logging.getLogger(__name__)
 
@@ -90,17 +89,3 @@ def aggregate_rollup(settings: Settings, label: str | RollupPeriod) -> dict:
         summary["stretch_met"], summary["stretch_judged"] = int(area["stretch_met"] or 0), area["stretch_judged"]
     log.info("rolled up %s", summary)
     return summary
-
-
-def report_rollup(settings: Settings, label: str | RollupPeriod) -> dict:
-    """The roll-up's Word and Excel report under <reports_dir>/<label>/."""
-    from .pipeline import catalogue_of
-    from .reports import write_rollup_report
-
-    rollup = _rollup(label)
-    with transaction(settings.warehouse_url) as conn:
-        return write_rollup_report(conn, rollup, settings, catalogue_of(settings))
-
-
-def run_rollup(settings: Settings, label: str | RollupPeriod) -> dict:
-    return {"aggregate": aggregate_rollup(settings, label), "report": report_rollup(settings, label)}

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .catalogue import Catalogue, Unit
-from .periods import Period
-from .template import Layout, strip_diacritics, write_unit_csv, write_unit_workbook
+from tthc.catalogue import Catalogue, Unit
+from tthc.periods import Period
+from tthc.sources.shared_drive.template import Layout, strip_diacritics, write_unit_csv, write_unit_workbook
 
 ON_TIME, LATE, MISSING, REJECTED = "on_time", "late", "missing", "rejected"
 

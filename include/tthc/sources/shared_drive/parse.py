@@ -23,8 +23,8 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.xml.constants import SHEET_MAIN_NS
 
-from .periods import Period, PeriodError
-from .textnorm import count_text, normalize_label, parse_period_text, rate_value
+from ...periods import Period, PeriodError
+from .cells import count_text, normalize_label, parse_period_text, rate_value
 
 
 class SubmissionParseError(Exception):

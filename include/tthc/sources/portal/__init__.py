@@ -1,9 +1,11 @@
-"""The provincial portal source: the client adapter, privacy at the edge, and a fake server.
+"""Source 2: dossier records from the provincial portal (spec "Source 2").
 
-Import the fake server from tthc.portal.fake_server; it is for tests, the demo and benchmarks.
+fetch (the client adapter, paging, retries, limits) → privacy (personal data dropped at the edge) →
+stage (archive, the dossier_batch check, fact_dossier, the portal's figures). A stand-in portal for
+tests and the demo lives outside the production package, in tthc_testing.fake_portal.
 """
 
-from .client import (
+from .fetch import (
     PortalAuthError,
     PortalClient,
     PortalDataError,

@@ -1,4 +1,4 @@
-"""The SQL warehouse: engine, versioned schema, and SQL models run from include/sql files."""
+"""The warehouse engine: connections, transactions, and SQL run from include/sql files."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from .periods import LOCAL_TZ
-from .settings import SQL_DIR
+from ..periods import LOCAL_TZ
+from ..settings import SQL_DIR
 
 
 class WarehouseError(RuntimeError):
@@ -123,28 +123,6 @@ def _first_line(exc: Exception) -> str:
 
 def _safe_url(url: str) -> str:
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
-
-
-def migrate(url: str) -> list[str]:
-    """Apply the versioned schema files (include/sql/schema/[<dialect>/]V*.sql) not yet applied."""
-    applied_now = []
-    with transaction(url) as conn:
-        # Parallel first runs must not race on the DDL: writers queue (SQLite) or take the lock (PostgreSQL).
-        lock_for_writing(conn)
-        conn.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"))
-        # Portable files, then those for this engine only (schema/<dialect>/), in version order.
-        files = sorted([*(SQL_DIR / "schema").glob("V*.sql"), *(SQL_DIR / "schema" / conn.dialect.name).glob("V*.sql")],
-                       key=lambda p: int(p.name[1:].split("__")[0]))
-        done = {r[0] for r in conn.execute(text("SELECT version FROM schema_version"))}
-        for path in files:
-            version = path.stem
-            if version in done:
-                continue
-            execute_file(conn, str(path.relative_to(SQL_DIR)))
-            conn.execute(text("INSERT INTO schema_version (version, applied_at) VALUES (:v, :t)"),
-                         {"v": version, "t": now_local()})
-            applied_now.append(version)
-    return applied_now
 
 
 def lock_for_writing(conn: Connection) -> None:

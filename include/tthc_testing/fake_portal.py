@@ -8,7 +8,7 @@ Faults can be injected on demand to exercise the client's error handling.
     with FakePortal(["X-19363"], dossiers_per_unit_month=(100, 200)) as portal:
         client = PortalClient(portal.url, portal.token)
 
-Standalone: python -m tthc.portal.fake_server --port 8765 --token demo-token
+Standalone: python -m tthc_testing.fake_portal --port 8765 --token demo-token
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from ..catalogue import Catalogue
-from ..settings import DEFAULT_CATALOGUE_DIR
-from .client import HOSO_PATH, MAX_PAGE_SIZE, TTHC_PATH
+from tthc.catalogue import Catalogue
+from tthc.settings import DEFAULT_CATALOGUE_DIR
+from tthc.sources.portal.fetch import HOSO_PATH, MAX_PAGE_SIZE, TTHC_PATH
 
 # (MaTTHC, TenTTHC, MaLinhVuc, working days allowed, fee-bearing, eligible for full online, weight).
 # Codes are illustrative, shaped like the national catalogue's; weights mimic a commune's mix.

@@ -1,0 +1,121 @@
+"""The pipeline's steps in order, for the DAG tasks and the `tthc` CLI (which call these same functions).
+
+sources (shared drive, portal) → checks → warehouse load → marts → reports. Each step returns a small
+JSON-serialisable summary (it becomes the task's XCom and the CLI's output).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from . import warehouse
+from .catalogue import load_catalogue
+from .checks.submissions import validate_period
+from .marts import aggregate_period
+from .marts.reconciliation import reconcile
+from .marts.rollups import MonthsNotAggregated, aggregate_rollup, months_aggregated
+from .periods import LOCAL_TZ, Period, RollupPeriod
+from .settings import Settings
+from .sources.portal.stage import PortalBatchQuarantined, compute_portal_indicators, ingest_portal_unit
+from .sources.shared_drive.stage import ingest_shared_drive
+from .warehouse import transaction
+from .warehouse.load import load_period
+
+# The steps, by source and layer, for the DAG tasks and the CLI (heavy libraries load inside each step).
+__all__ = ["MonthsNotAggregated", "PortalBatchQuarantined", "aggregate_period", "aggregate_rollup",
+           "compute_portal_indicators", "deadline_passed", "ingest_portal_unit", "ingest_shared_drive",
+           "load_period", "months_aggregated", "periods_to_rerun", "portal_units", "reconcile", "report_period",
+           "report_rollup", "run_pipeline", "run_portal", "run_rollup", "submission_progress", "validate_period"]
+
+log = logging.getLogger(__name__)
+
+
+def submission_progress(settings: Settings, period: Period, now: datetime | None = None) -> dict:
+    """Which units that must report have a valid submission so far, and whether the deadline passed."""
+    ingest_shared_drive(settings)
+    validate_period(settings, period)
+    catalogue = load_catalogue(settings)
+    with transaction(settings.warehouse_url) as conn:
+        received = {r["unit_code"] for r in warehouse.query(conn, "queries/units_with_valid_submission",
+                                                           period=period.label)}
+    expected = catalogue.units_in(period, settings.period_scheme)
+    missing = [[u.code, u.name] for u in expected if u.code not in received]
+    deadline = period.deadline(settings.period_scheme, settings.deadline_workdays)
+    progress = {"period": period.label, "expected": len(expected), "received": len(expected) - len(missing),
+                "missing": missing, "deadline": deadline.isoformat(),
+                "deadline_passed": deadline_passed(settings, period, now)}
+    log.info("submissions for %s: %d/%d, deadline %s; missing: %s", period.label, progress["received"],
+             progress["expected"], deadline.isoformat(), ", ".join(code for code, _ in missing) or "none")
+    return progress
+
+
+def periods_to_rerun(settings: Settings) -> list[str]:
+    """Periods already reported that have a file version (late or corrected) first seen after their
+    last validation began, whichever run's ingest recorded it."""
+    ingest_shared_drive(settings)
+    with transaction(settings.warehouse_url) as conn:
+        return [r["period"] for r in warehouse.query(conn, "queries/periods_with_newer_files")]
+
+
+def deadline_passed(settings: Settings, period: Period, now: datetime | None = None) -> bool:
+    return (now or datetime.now(LOCAL_TZ)) >= period.deadline(settings.period_scheme, settings.deadline_workdays)
+
+
+def report_period(settings: Settings, period: Period) -> dict:
+    from .reports import write_monthly_report
+
+    catalogue = load_catalogue(settings)
+    with transaction(settings.warehouse_url) as conn:
+        return write_monthly_report(conn, period, settings, catalogue)
+
+
+def portal_units(settings: Settings, period: Period) -> list[str]:
+    """Units whose dossiers are fetched for the period; none, with a one-line notice, without a portal."""
+    if not settings.portal_url:
+        log.info("portal not configured (no TTHC_PORTAL_URL or tthc_portal connection): portal source skipped")
+        return []
+    return [u.code for u in load_catalogue(settings).units_in(period, settings.period_scheme)]
+
+
+def run_portal(settings: Settings, period: Period) -> dict:
+    """Every unit's dossiers (a quarantined unit does not stop the others), then the portal figures
+    and the reconciliation with the self-reports. A portal that refuses or fails raises PortalError."""
+    units = portal_units(settings, period)
+    if not units:
+        return {"period": period.label, "skipped": True}
+    outcomes = {}
+    for unit in units:
+        try:
+            outcomes[unit] = ingest_portal_unit(settings, period, unit)["outcome"]
+        except PortalBatchQuarantined as exc:
+            log.warning("%s", exc)
+            outcomes[unit] = "quarantined"
+    return {"period": period.label, "units": outcomes,
+            "indicators": compute_portal_indicators(settings, period), "reconciliation": reconcile(settings, period)}
+
+
+def run_pipeline(settings: Settings, period: Period) -> dict:
+    """The whole pipeline for one period (what `tthc run` does)."""
+    summary = {
+        "ingest": ingest_shared_drive(settings),
+        "validate": validate_period(settings, period),
+        "load": load_period(settings, period),
+    }
+    summary["portal"] = run_portal(settings, period)
+    summary["aggregate"] = aggregate_period(settings, period)
+    summary["report"] = report_period(settings, period)
+    return summary
+
+
+def report_rollup(settings: Settings, label: str | RollupPeriod) -> dict:
+    """The roll-up's Word and Excel report under <reports_dir>/<label>/."""
+    from .reports import write_rollup_report
+
+    rollup = RollupPeriod.parse(label) if isinstance(label, str) else label
+    with transaction(settings.warehouse_url) as conn:
+        return write_rollup_report(conn, rollup, settings, load_catalogue(settings))
+
+
+def run_rollup(settings: Settings, label: str | RollupPeriod) -> dict:
+    return {"aggregate": aggregate_rollup(settings, label), "report": report_rollup(settings, label)}

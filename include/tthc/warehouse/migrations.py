@@ -1,0 +1,36 @@
+"""The versioned schema (include/sql/schema/[<dialect>/]V*.sql), applied once, in one locked transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from ..settings import SQL_DIR, Settings
+from .engine import execute_file, lock_for_writing, now_local, transaction
+
+
+def migrate(url: str) -> list[str]:
+    """Apply the versioned schema files (include/sql/schema/[<dialect>/]V*.sql) not yet applied."""
+    applied_now = []
+    with transaction(url) as conn:
+        # Parallel first runs must not race on the DDL: writers queue (SQLite) or take the lock (PostgreSQL).
+        lock_for_writing(conn)
+        conn.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"))
+        # Portable files, then those for this engine only (schema/<dialect>/), in version order.
+        files = sorted([*(SQL_DIR / "schema").glob("V*.sql"), *(SQL_DIR / "schema" / conn.dialect.name).glob("V*.sql")],
+                       key=lambda p: int(p.name[1:].split("__")[0]))
+        done = {r[0] for r in conn.execute(text("SELECT version FROM schema_version"))}
+        for path in files:
+            version = path.stem
+            if version in done:
+                continue
+            execute_file(conn, str(path.relative_to(SQL_DIR)))
+            conn.execute(text("INSERT INTO schema_version (version, applied_at) VALUES (:v, :t)"),
+                         {"v": version, "t": now_local()})
+            applied_now.append(version)
+    return applied_now
+
+
+def prepare(settings: Settings) -> list[str]:
+    """The settings' warehouse, migrated: what every step calls before it reads or writes."""
+    return migrate(settings.warehouse_url)
