@@ -8,6 +8,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
+from .calendar import DEFAULT_CALENDAR, ReportingCalendar
 from .periods import Period
 
 
@@ -25,9 +26,9 @@ class Unit:
     valid_to: date | None
     successor_code: str | None
 
-    def valid_in(self, period: Period, scheme: str = "decree09") -> bool:
+    def valid_in(self, period: Period, calendar: ReportingCalendar = DEFAULT_CALENDAR) -> bool:
         """Valid on the period's last day: from 2025-07 (15/06–14/07) the five new communes report."""
-        last = period.last_day(scheme)
+        last = calendar.last_day(period)
         return self.valid_from <= last and (self.valid_to is None or self.valid_to >= last)
 
 
@@ -83,8 +84,8 @@ class Catalogue:
         return _load(Path(directory).resolve())
 
     # --- queries -------------------------------------------------------------
-    def units_in(self, period: Period, scheme: str = "decree09") -> list[Unit]:
-        return [u for u in self.units.values() if u.valid_in(period, scheme)]
+    def units_in(self, period: Period, calendar: ReportingCalendar = DEFAULT_CALENDAR) -> list[Unit]:
+        return [u for u in self.units.values() if u.valid_in(period, calendar)]
 
     def applicable(self, unit: Unit) -> list[Indicator]:
         return [i for i in self.ordered_indicators() if i.applies(unit)]

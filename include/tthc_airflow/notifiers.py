@@ -34,7 +34,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -103,24 +103,16 @@ def _period_label(period) -> str | None:
 
 def _context_period(context) -> str | None:
     """The period a task's context is about: the mapped `period` argument (the report task), else the
-    run's period (tthc_airflow.run_period), else None."""
+    run's period (tthc_airflow.period_of_run: a month, or a roll-up's quarter, half-year or year),
+    else None."""
     op_kwargs = getattr(context.get("task"), "op_kwargs", None)
     if isinstance(op_kwargs, dict) and isinstance(op_kwargs.get("period"), str) and op_kwargs["period"]:
         return op_kwargs["period"]
-    timetable = getattr(context.get("dag"), "timetable", None)
-    if getattr(timetable, "frequency", "month") != "month":  # a roll-up DAG: '2025-Q1', '2025-H1', '2025'
-        from tthc_airflow import requested_period
-
-        try:
-            return requested_period(context) or timetable.label_for_interval(
-                context["data_interval_start"], context["data_interval_end"])
-        except Exception:
-            return None
     try:
-        from tthc_airflow import run_period
+        from tthc_airflow import period_of_run
 
-        return run_period(context).label
-    except Exception:  # an asset-triggered run has no data interval, a bad conf label, ...
+        return period_of_run(context).label
+    except Exception:  # an asset-triggered run names no period, a bad conf label, ...
         params = context.get("params") or {}
         return _period_label(params.get("period"))
 
@@ -188,33 +180,27 @@ def _own_return_value(context) -> Any:
 
 
 def _deadline_day(deadline) -> date | None:
-    """The last day to submit. A datetime at local midnight is an exclusive end (Period.deadline()):
-    its day is the day before."""
+    """The last day to submit: a tthc.calendar.Deadline, a date or an ISO date."""
     if deadline is None or deadline == "":
         return None
     if isinstance(deadline, str):
-        deadline = datetime.fromisoformat(deadline) if "T" in deadline or " " in deadline else date.fromisoformat(deadline)
-    if isinstance(deadline, datetime):
-        from tthc.periods import LOCAL_TZ
-
-        local = deadline.astimezone(LOCAL_TZ) if deadline.tzinfo else deadline
-        if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
-            local -= timedelta(days=1)
-        return local.date()
-    return deadline
+        return date.fromisoformat(deadline)
+    return getattr(deadline, "last_day", deadline)
 
 
 def deadline_missed_alert(period, missing_units: Iterable[Sequence[str]], deadline=None, *,
                           dag_id: str | None = None, run_id: str | None = None,
                           reason: str | None = None) -> Alert:
-    """`missing_units`: (code, name) pairs. `deadline`: a date, or a datetime (local midnight = exclusive
-    end, as Period.deadline() returns), or an ISO string; None = the period's own Decree 09 deadline."""
+    """`missing_units`: (code, name) pairs. `deadline`: the last day to submit (a Deadline, a date or
+    an ISO date); None = the month's own, from the deployment's reporting calendar."""
     label = _period_label(period)
     units = [(str(u[0]), str(u[1]) if len(u) > 1 and u[1] else str(u[0])) for u in missing_units or ()]
     if deadline is None and label:
         from tthc.periods import Period
 
-        deadline = Period.parse(label).deadline()
+        from tthc_airflow import reporting_calendar
+
+        deadline = reporting_calendar().deadline(Period.parse(label))
     day = _deadline_day(deadline)
     when = f" ({day:%d/%m/%Y})" if day else ""
     named = [f"{name} ({code})" for code, name in units]
@@ -545,44 +531,45 @@ def _deadline_alert(context: dict | None, kwargs: dict) -> Alert:
     """What Airflow 3.3 passes (airflow.models.deadline.Deadline.handle_miss): context = {"dag_run":
     DAGRunResponse as JSON (dag_run_id, dag_id, logical_date, data_interval_start/end, conf, ...),
     "deadline": {"id", "deadline_time"}} — no task instance, no full template context."""
+    from tthc.periods import Period
+
+    from tthc_airflow import reporting_calendar
+
     context = context or {}
     dag_run = context.get("dag_run") or {}
+    calendar = reporting_calendar()
     label = _period_label(kwargs.get("period")) or _period_label((dag_run.get("conf") or {}).get("period"))
-    if not label and dag_run.get("data_interval_start") and dag_run.get("data_interval_end"):
-        from tthc.periods import Period
-
-        start, end = (v if isinstance(v, datetime) else datetime.fromisoformat(str(v).replace("Z", "+00:00"))
-                      for v in (dag_run["data_interval_start"], dag_run["data_interval_end"]))
-        label = Period.for_interval(start, end).label
+    if not label and (dag_run.get("logical_date") or dag_run.get("data_interval_end")):
+        start, end, logical = (_instant(dag_run.get(k))
+                               for k in ("data_interval_start", "data_interval_end", "logical_date"))
+        label = calendar.period_of_run(logical_date=logical,
+                                       data_interval=(start, end) if start and end else None).label
     run_id = dag_run.get("dag_run_id") or dag_run.get("run_id")
     alert_time = (context.get("deadline") or {}).get("deadline_time")
     deadline = kwargs.get("deadline")
     if not deadline and label:  # the submission deadline of the period, not Airflow's alert time
-        import os
-
-        from tthc.periods import Period
-
-        scheme = kwargs.get("scheme") or os.environ.get("TTHC_PERIOD_SCHEME") or "decree09"
-        workdays = int(kwargs.get("workdays") or os.environ.get("TTHC_DEADLINE_WORKDAYS") or 3)
-        deadline = Period.parse(label).deadline(scheme, workdays)
+        deadline = calendar.deadline(Period.parse(label))
     reason = kwargs.get("reason")
     if not reason:
         reason = f"lượt chạy {run_id} chưa hoàn tất" if run_id else "lượt chạy chưa hoàn tất"
         if alert_time:
-            from tthc.periods import LOCAL_TZ
-
-            t = alert_time if isinstance(alert_time, datetime) else datetime.fromisoformat(
-                str(alert_time).replace("Z", "+00:00"))
-            reason += f" (mốc cảnh báo {t.astimezone(LOCAL_TZ):%H:%M %d/%m/%Y})"
+            reason += f" (mốc cảnh báo {_instant(alert_time).astimezone(calendar.zone):%H:%M %d/%m/%Y})"
     return deadline_missed_alert(label, kwargs.get("missing_units") or [], deadline,
                                  dag_id=dag_run.get("dag_id"), run_id=run_id, reason=reason)
+
+
+def _instant(value) -> datetime | None:
+    """A datetime from the JSON Airflow hands a deadline callback (ISO text, 'Z' for UTC)."""
+    if value is None or value == "" or isinstance(value, datetime):
+        return value or None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 async def deadline_alert_callback(context: dict | None = None, **kwargs) -> dict:
     """AsyncCallback for DeadlineAlert (runs in the triggerer): the period's run had not succeeded by
     Airflow's deadline. kwargs (all optional, JSON-serialisable): period; deadline (ISO date shown as
-    the submission deadline; default: the period's own, from scheme/workdays or TTHC_PERIOD_SCHEME /
-    TTHC_DEADLINE_WORKDAYS); missing_units [[code, name], ...]; reason. Never raises."""
+    the submission deadline; default: the period's own, from the deployment's reporting calendar);
+    missing_units [[code, name], ...]; reason. Never raises."""
     try:
         alert = _deadline_alert(context, kwargs)
     except Exception as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..calendar import ReportingCalendar
 from ..catalogue import Catalogue
 from ..marts.reconciliation import DISCREPANCY_POINTS
 from ..periods import Period, RollupPeriod
@@ -24,7 +25,7 @@ PERIOD_NOUN = {"month": "tháng", "quarter": "quý", "half_year": "6 tháng", "y
 @dataclass(frozen=True)
 class ReportData:
     period: Period | RollupPeriod
-    scheme: str
+    calendar: ReportingCalendar  # under the scheme the marts were computed with
     issue_year: int
     area: list[dict]
     units: list[dict]
@@ -54,7 +55,7 @@ class ReportData:
 
     @property
     def period_text(self) -> str:
-        return self.period.describe_vi(self.scheme)
+        return self.calendar.describe_vi(self.period)
 
     @property
     def month_label(self) -> str:
@@ -170,11 +171,11 @@ def load_report_data(conn, period: Period, settings: Settings, catalogue: Catalo
     discrepancies = [r for r in (_label(r, catalogue) for r in _rows(
         conn, "report_discrepancies", period)) if not r["alias_of"]]
     trend, changes = load_trend(conn, period.year, period)
-    scheme = area[0]["period_scheme"] if area else settings.period_scheme
+    calendar = settings.calendar.with_scheme(area[0]["period_scheme"]) if area else settings.calendar
     return ReportData(
-        period=period, scheme=scheme,
+        period=period, calendar=calendar,
         # The report is signed once the submission window has closed: that is the year it bears.
-        issue_year=period.deadline(scheme, settings.deadline_workdays).year,
+        issue_year=calendar.deadline(period).last_day.year,
         area=area, units=units, submissions=_rows(conn, "report_submissions", period),
         discrepancies=discrepancies, trend=trend, unit_changes=changes, catalogue=catalogue,
     )
@@ -191,9 +192,9 @@ def load_rollup_report_data(conn, rollup: RollupPeriod, settings: Settings, cata
     discrepancies = [r for r in (_label(r, catalogue) for r in _rows(
         conn, "report_rollup_discrepancies", rollup)) if not r["alias_of"]]
     trend, changes = load_trend(conn, rollup.year, rollup.last)
-    scheme = area[0]["period_scheme"] if area else settings.period_scheme
+    calendar = settings.calendar.with_scheme(area[0]["period_scheme"]) if area else settings.calendar
     return ReportData(
-        period=rollup, scheme=scheme, issue_year=rollup.deadline(scheme, settings.deadline_workdays).year,
+        period=rollup, calendar=calendar, issue_year=calendar.deadline(rollup).last_day.year,
         area=area, units=units, submissions=_rows(conn, "report_rollup_submissions", rollup),
         discrepancies=discrepancies, trend=trend, unit_changes=changes, catalogue=catalogue,
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import time
 from contextlib import contextmanager
-from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import Iterator
@@ -23,7 +22,7 @@ from .data import (
 )
 from .excel import write_workbook
 from .formatting import (
-    STATUS_VI, floor1, local_datetime, reason_list, safe_text, target_text, verdict, vn_datetime, vn_int,
+    STATUS_VI, floor1, reason_list, safe_text, target_text, verdict, vn_datetime, vn_int,
     vn_number, vn_pct,
 )
 
@@ -167,7 +166,7 @@ def unit_notes(data: ReportData) -> list[str]:
         ended: dict[str, int] = {}
         for code in sorted({u["unit_code"] for u in data.units if u.get("unit_valid_to")}):
             unit = data.catalogue.units.get(code)
-            if unit and unit.valid_to and unit.valid_to < data.period.last_day(data.scheme) and not unit.successor_code:
+            if unit and unit.valid_to and unit.valid_to < data.calendar.last_day(data.period) and not unit.successor_code:
                 ended[f"{unit.valid_to:%d/%m/%Y}"] = ended.get(f"{unit.valid_to:%d/%m/%Y}", 0) + 1
         for day, count in ended.items():
             notes.append(f"{count} đơn vị thôi hoạt động sau ngày {day} (cấp huyện không còn tổ chức): "
@@ -316,7 +315,6 @@ def submission_sentence(data: ReportData) -> str:
             f"{counts['missing']} đơn vị chưa gửi, {counts['rejected']} báo cáo bị từ chối")
     if counts["unexpected"]:
         text += f"; ngoài ra {counts['unexpected']} tệp bị từ chối không thuộc đơn vị nào phải báo cáo"
-    deadline = next((s["deadline"] for s in data.submissions if s["deadline"]), None)
-    if deadline:  # stored as the exclusive end of the window: the day before is the last day
-        text += f". Hạn gửi báo cáo: hết ngày {local_datetime(deadline) - timedelta(seconds=1):%d/%m/%Y}"
+    if data.submissions:  # a period nobody was asked about yet has no deadline to state
+        text += f". Hạn gửi báo cáo: hết ngày {data.calendar.deadline(data.period)}"
     return text + "."
