@@ -270,7 +270,7 @@ def test_deadline_missed_without_task_context_names_period_deadline_and_units(ch
 
 
 def test_one_missing_unit_is_the_alerts_unit_and_long_lists_are_cut_in_the_subject():
-    from tthc_airflow.notifiers import deadline_missed_alert
+    from tthc.alerts import deadline_missed_alert
 
     one = deadline_missed_alert("2025-03", [("VL-YT", "Phòng Y tế")], date(2025, 3, 19))
     assert (one.unit, one.message_vi) == (
@@ -283,14 +283,12 @@ def test_one_missing_unit_is_the_alerts_unit_and_long_lists_are_cut_in_the_subje
 
 
 def test_failure_message_names_the_unit_of_a_parse_error():
+    from tthc.alerts import task_failed_alert
     from tthc.sources.shared_drive.parse import SubmissionParseError
-    from tthc_airflow.notifiers import task_failed_alert
-
-    class Ti:
-        dag_id, run_id, task_id, try_number, map_index = "d", "r", "validate_submissions", 3, -1
 
     error = SubmissionParseError(["ô B4: mã đơn vị không khớp"], unit_code="VL-YT")
-    alert = task_failed_alert({"ti": Ti(), "exception": error, "params": {"period": "2025-03"}})
+    alert = task_failed_alert(error, period="2025-03", dag_id="d", run_id="r", task_id="validate_submissions",
+                              try_number=3, map_index=-1)
     assert alert.message_vi == ("[TTHC] Kỳ 2025-03: tác vụ validate_submissions (đơn vị VL-YT) thất bại — "
                                 "ô B4: mã đơn vị không khớp")
     assert (alert.unit, alert.period, alert.details[-1]) == ("VL-YT", "2025-03", "Lần thử: 3")
@@ -333,7 +331,7 @@ def test_delivery_errors_are_logged_never_raised_and_never_leak_secrets(no_chann
     assert [n.last_result for n in notifiers] == [False, False]
     text = _log_text(caplog, capfd)
     assert text.count("TTHC alert: email delivery through 'tthc_smtp' failed: ConnectionRefusedError") == 1
-    assert text.count(f"TTHC alert: webhook delivery through 'tthc_webhook' failed: RuntimeError: "
+    assert text.count(f"TTHC alert: webhook delivery through 'tthc_webhook' failed: WebhookDeliveryError: "
                       f"HTTP 500 from http://127.0.0.1:{webhook_sink.port}/hooks/tthc") == 1
     assert webhook_sink.posts[0]["headers"]["Authorization"] == f"Bearer {WEBHOOK_TOKEN}"
     _assert_no_canary(text, webhook_sink.posts[0]["raw"])
@@ -370,11 +368,11 @@ def test_deadline_alert_callback_runs_as_the_triggerer_runs_it(channels):
     from airflow.sdk import DAG, AsyncCallback, DeadlineAlert, DeadlineReference
     from airflow.triggers.callback import CallbackTrigger
 
-    from tthc_airflow.notifiers import deadline_alert_callback
+    from tthc_airflow.deadline_callbacks import deadline_alert_callback
 
     smtp, hook = channels
     callback = AsyncCallback(deadline_alert_callback, kwargs={"missing_units": [["VL-YT", "Phòng Y tế"]]})
-    assert callback.path == "tthc_airflow.notifiers.deadline_alert_callback"
+    assert callback.path == "tthc_airflow.deadline_callbacks.deadline_alert_callback"
     dag = DAG("deadline_probe", schedule=None, deadline=DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=Period(2025, 3).deadline() - datetime(
             2025, 3, 15, tzinfo=Period(2025, 3).deadline().tzinfo), callback=callback))
@@ -396,7 +394,7 @@ def test_deadline_alert_callback_runs_as_the_triggerer_runs_it(channels):
     expected = "[TTHC] Kỳ 2025-03: hết hạn nộp báo cáo (19/03/2025), còn 1 đơn vị chưa nộp: Phòng Y tế (VL-YT)"
     assert payloads[1]["body"] == {"sent": {"email": True, "webhook": True}, "message_vi": expected}
     assert [_subject(m) for m in smtp.messages] == [expected]
-    assert smtp.logins == [("tthc-bot", SMTP_PASSWORD)]  # the async path (aiosmtplib) logged in too
+    assert smtp.logins == [("tthc-bot", SMTP_PASSWORD)]  # from the triggerer's loop, through the one SMTP path
     got = hook.posts[0]["json"]
     # The submission deadline is the period's (19/03); Airflow's alert time (20/03 00:00 local) is the reason.
     assert (got["run_id"], got["unit"], got["reason"], got["deadline"]) == (

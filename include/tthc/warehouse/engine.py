@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
@@ -15,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from ..periods import LOCAL_TZ
+from ..redaction import redact, safe_url, url_secrets
 from ..settings import SQL_DIR
 
 
@@ -114,15 +114,12 @@ def transaction(url: str) -> Iterator[Connection]:
         with get_engine(url).begin() as conn:
             yield conn
     except SQLAlchemyError as exc:
-        raise WarehouseError(f"warehouse {_safe_url(url)}: {exc.__class__.__name__}: {_first_line(exc)}") from exc
+        raise WarehouseError(f"warehouse {safe_url(url)}: {exc.__class__.__name__}: "
+                             f"{redact(_first_line(exc), url_secrets(url))}") from exc
 
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-
-
-def _safe_url(url: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 def lock_for_writing(conn: Connection) -> None:
