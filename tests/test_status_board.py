@@ -7,9 +7,9 @@ tests run the real one (get_user → JWT from the Bearer header or the `_token` 
 
 from __future__ import annotations
 
-from html import unescape
 import json
 from datetime import datetime
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
