@@ -273,23 +273,32 @@ class WebhookDeliveryError(RuntimeError):
     """The webhook did not answer 2xx."""
 
 
-def _webhook_hook(conn, url: str):
-    """The HTTP provider's HttpHook for `conn`, shown the connection in the provider's own shape: the
-    whole URL as host (the provider would read `schema` as the scheme, where the URI form keeps the
-    path) and the extra `headers` as its extra (the provider sends every extra key as a header)."""
+# Extras the HTTP provider reads as session options (the others it would send as headers).
+_PROVIDER_OPTIONS = ("proxies", "proxy", "verify", "verify_ssl", "cert", "trust_env")
+
+
+def _webhook_session(conn, url: str, headers: dict):
+    """A requests session from the HTTP provider's HttpHook (proxies, TLS verification, keep-alive, as
+    its connection extras say), shown `conn` in the provider's own shape: the whole URL as host (the
+    provider reads `schema` as the scheme, where the URI form keeps the path) and the extra `headers`
+    as header extras (the provider sends every other extra key as a header).
+
+    The request itself is sent here, not by HttpHook.run: that one follows redirects, accepts 3xx and
+    logs the URL (a Slack/Teams key) and the answer's body."""
     from airflow.providers.http.hooks.http import HttpHook
     from airflow.sdk import Connection
 
-    headers = _extra(conn).get("headers")
-    shaped = Connection(conn_id=conn.conn_id, conn_type="http", host=url,
-                        extra=json.dumps({str(k): str(v) for k, v in headers.items()}
-                                         if isinstance(headers, dict) else {}))
+    extra = _extra(conn)
+    headers_extra = extra.get("headers") if isinstance(extra.get("headers"), dict) else {}
+    shaped_extra = {**{str(k): str(v) for k, v in headers_extra.items()},
+                    **{k: extra[k] for k in _PROVIDER_OPTIONS if k in extra}}
+    shaped = Connection(conn_id=conn.conn_id, conn_type="http", host=url, extra=json.dumps(shaped_extra))
 
     class _Hook(HttpHook):
         def get_connection(self, conn_id):  # noqa: ARG002 - always the shaped connection
             return shaped
 
-    return _Hook(method="POST", http_conn_id=conn.conn_id)
+    return _Hook(method="POST", http_conn_id=conn.conn_id).get_conn(headers=headers)
 
 
 class TthcWebhookNotifier(_TthcChannel):
@@ -312,10 +321,9 @@ class TthcWebhookNotifier(_TthcChannel):
         if conn.password:
             headers["Authorization"] = f"Bearer {conn.password}"
         body = json.dumps(alert.payload(), ensure_ascii=False, default=str).encode("utf-8")
-        # The status is judged here: the hook's own check would accept 3xx and log the response body.
-        response = _webhook_hook(conn, url).run(data=body, headers=headers, extra_options={
-            "timeout": float(_extra(conn).get("timeout", 10)), "allow_redirects": False, "check_response": False})
-        with response:
+        timeout = float(_extra(conn).get("timeout", 10))
+        with _webhook_session(conn, url, headers) as session, \
+                session.post(url, data=body, timeout=timeout, allow_redirects=False) as response:
             if 200 <= response.status_code < 300:
                 return True
             where = safe_url(url)

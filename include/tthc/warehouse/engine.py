@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from ..periods import LOCAL_TZ
@@ -69,6 +69,11 @@ def _sqlite_setup(engine: Engine) -> None:
 
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
+    try:
+        make_url(url)
+    except (ArgumentError, ValueError):  # SQLAlchemy's message would quote the part after a raw '@'
+        raise WarehouseError(f"warehouse {safe_url(url)}: not a valid SQLAlchemy URL (in a password, write "
+                             "'@' as %40, ':' as %3A and '/' as %2F)") from None
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
