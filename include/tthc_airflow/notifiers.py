@@ -18,7 +18,7 @@ with one log line:
   "http"/"https", or extra ``scheme``; http by default, as in the HTTP provider) + extra ``path``. In
   URI form (``http://:TOKEN@host:8080/hooks/tthc``) Airflow stores the path in ``schema``: it is used
   as the path. The password, if any, is sent as ``Authorization: Bearer <password>``; extra
-  ``headers`` and ``timeout`` (seconds, default 10). JSON body: ``{"event", "period", "dag_id",
+  ``headers``, ``timeout`` (seconds, default 10), and the provider's ``verify``/``proxies``/``cert``. JSON body: ``{"event", "period", "dag_id",
   "run_id", "task_id", "unit", "message_vi", "reports", ...event fields}``. Only a 2xx answer counts
   as delivered; a redirect is not followed (it is a failure naming where it pointed): configure the
   final URL.
