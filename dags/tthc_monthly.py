@@ -11,7 +11,7 @@ from tthc_timetables import ReportingPeriodTimetable  # plugins/, registered by 
 
 from tthc_airflow import (DEFAULT_ARGS, MARTS_ASSET, PORTAL_POOL, first_run_start, period_param, reporting_calendar,
                           run_period, task_settings)
-from tthc_airflow.notifiers import deadline_alert_callback
+from tthc_airflow.deadline_callbacks import deadline_alert_callback
 
 # The deployment's calendar (TTHC_PERIOD_SCHEME): the same one the tasks ask for their run's period.
 CALENDAR = reporting_calendar()

@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .calendar import ReportingCalendar
+from .redaction import safe_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INCLUDE_DIR = PROJECT_ROOT / "include"
@@ -69,6 +70,12 @@ class Settings:
         """Fail now, naming the setting, rather than at the first period (CalendarError): the scheme,
         the working days, the zone and the office's day-off files."""
         _ = self.calendar  # building it is the check
+
+    def __repr__(self) -> str:
+        """Every field but secrets: URLs through safe_url (the warehouse password), no token."""
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+        shown.update({k: safe_url(shown[k]) for k in ("warehouse_url", "portal_url") if shown.get(k)})
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
