@@ -205,6 +205,9 @@ def test_submissions_section(doc):
         ["4", "Không xác định đơn vị (X-99999)", "bị từ chối", "07:00 19/03/2025", "2025-03/khong-ro.xlsx",
          "Ô C4: mã đơn vị X-99999 không có trong danh mục"],
         ["5", "Phòng Nội vụ (VL-NV)", "muộn", "08:15 21/03/2025", "2025-03/VL-NV.xlsx", ""],
+        # On time by its first version; the correction counts, to the minute.
+        ["6", "Xã Vĩnh Long (X-19387)", "đúng hạn, đã sửa đổi (2 phiên bản)", "14:30 20/03/2025",
+         "2025-03/X-19387-sua.xlsx", ""],
     ]
 
 
@@ -267,6 +270,8 @@ def test_workbook_submission_status(workbook):
     assert records["X-19375"]["Tình trạng"] == "chưa gửi" and records["X-19375"]["Thời điểm nhận"] is None
     assert records["VL-NV"]["Tình trạng"] == "muộn"
     assert records["VL-NV"]["Thời điểm nhận"] == datetime(2025, 3, 21, 8, 15)
+    assert (records["X-19387"]["Tình trạng"], records["X-19387"]["Số phiên bản"]) == ("đúng hạn", 2)
+    assert records["X-19387"]["Thời điểm nhận"] == datetime(2025, 3, 20, 14, 30)  # to the minute
     assert records["X-19378"]["Lý do"] == ("Ô D12: tử số 130 lớn hơn mẫu số 120\n"
                                            "Ô B3: kỳ báo cáo \"13/2025\" không đọc được")
     # The reason that looks like a formula is stored as text, behind an apostrophe.

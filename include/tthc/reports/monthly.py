@@ -204,16 +204,26 @@ def _discrepancy_row(stt: int, r: dict) -> dict:
 
 
 def _noteworthy(submissions: list[dict]) -> list[dict]:
-    """Section III lists every submission that was not simply on time, or that carries a note."""
-    return [s for s in submissions if s["status"] != "on_time" or s["reasons"]]
+    """Section III lists every submission that was not simply on time: late, missing, rejected,
+    corrected (more than one version) or carrying a note."""
+    return [s for s in submissions if s["status"] != "on_time" or s["reasons"] or (s["versions"] or 0) > 1]
+
+
+def _status_text(s: dict) -> str:
+    """'đúng hạn, đã sửa đổi (2 phiên bản)': a correction keeps the status of the first valid version
+    (its time is the counting file's, which may be after the deadline)."""
+    text = STATUS_VI.get(s["status"], safe_text(s["status"]))
+    versions = s["versions"] or 0
+    if versions > 1:
+        text += f", đã sửa đổi ({versions} phiên bản)" if s["status"] in ("on_time", "late") else f" ({versions} phiên bản)"
+    return text + (f" (tháng {s['period'][5:]}/{s['period'][:4]})" if s.get("period") else "")
 
 
 def _submission_row(stt: int, s: dict) -> dict:
     name = safe_text(s["unit_name"]) or "Không xác định đơn vị"
     return {
         "stt": stt, "unit": f"{name} ({safe_text(s['unit_code'])})" if s["unit_code"] else name,
-        "status": STATUS_VI.get(s["status"], safe_text(s["status"]))
-        + (f" (tháng {s['period'][5:]}/{s['period'][:4]})" if s.get("period") else ""),
+        "status": _status_text(s),
         "received": vn_datetime(s["received_at"]), "file": safe_text(s["file"]),
         "reasons": "\n".join(reason_list(s["reasons"])),
     }
