@@ -381,6 +381,88 @@ def test_successors_follow_the_unit_code_not_the_gso_code(tmp_path):
     get_engine(settings.warehouse_url).dispose()
 
 
+def _doc_texts(path: str) -> list[str]:
+    doc = Document(path)
+    return [p.text for p in doc.paragraphs] + [
+        p.text for t in doc.tables for row in t.rows for c in row.cells for p in c.paragraphs]
+
+
+def test_the_issuing_body_follows_the_two_tier_reorganisation(year):
+    june = orchestration.report_period(year, Period(2025, 6))
+    july = orchestration.report_period(year, Period(2025, 7))
+    # Through 2025-06 the district issues the one report; from 2025-07 each new commune issues its
+    # own and the area summary comes from the body the catalogue names for it.
+    assert (june["issuer"], june["unit_reports"]) == ("UBND huyện Vĩnh Linh", [])
+    assert july["issuer"] == "Văn phòng UBND tỉnh Quảng Trị"
+    assert [(r["unit"], r["issuer"]) for r in july["unit_reports"]] == [
+        ("XM-19363", "UBND xã Vĩnh Linh"), ("XM-19366", "UBND xã Bến Quan"), ("XM-19372", "UBND xã Vĩnh Hoàng"),
+        ("XM-19405", "UBND xã Vĩnh Thủy"), ("XM-19414", "UBND xã Cửa Tùng")]
+    folder = year.reports_dir / "2025-07"
+    assert sorted(p.name for p in folder.iterdir() if p.suffix == ".docx") == [
+        "BaoCao_TTHC_2025-07.docx", *(f"BaoCao_TTHC_2025-07_{u}.docx" for u in
+                                      ("XM-19363", "XM-19366", "XM-19372", "XM-19405", "XM-19414"))]
+
+    texts = _doc_texts(june["docx"])
+    assert {"ỦY BAN NHÂN DÂN", "HUYỆN VĨNH LINH", "Số:      /BC-UBND",
+            "Vĩnh Linh, ngày     tháng     năm 2025"} <= set(texts)
+    texts = _doc_texts(july["docx"])
+    assert not any("HUYỆN VĨNH LINH" in t for t in texts)
+    assert {"UBND TỈNH QUẢNG TRỊ", "VĂN PHÒNG", "Số:      /BC-VP", "Quảng Trị, ngày     tháng     năm 2025",
+            "KT. CHÁNH VĂN PHÒNG", "PHÓ CHÁNH VĂN PHÒNG", "- Lưu: VT, KSTT."} <= set(texts)
+    assert any(t.startswith("Thực hiện Kế hoạch cải cách thủ tục hành chính trọng tâm năm 2025 của UBND huyện "
+                            "Vĩnh Linh, Văn phòng UBND tỉnh Quảng Trị báo cáo") for t in texts)
+
+    thuy = next(r for r in july["unit_reports"] if r["unit"] == "XM-19405")
+    texts = _doc_texts(thuy["docx"])
+    assert {"ỦY BAN NHÂN DÂN", "XÃ VĨNH THỦY", "Số:      /BC-UBND", "Vĩnh Thủy, ngày     tháng     năm 2025",
+            "TM. ỦY BAN NHÂN DÂN", "- Chủ tịch, các PCT UBND xã;", "- Lưu: VT."} <= set(texts)
+    assert any(t.endswith("tháng 07/2025 của UBND xã Vĩnh Thủy./.") for t in texts)
+    assert Document(thuy["docx"]).core_properties.author == "UBND xã Vĩnh Thủy"
+    # Its own figures: 45/50 in July, and a year to date including the old communes merged into it.
+    table = next([[c.text for c in r.cells] for r in t.rows] for t in Document(thuy["docx"]).tables
+                 if t.rows[0].cells[0].text == "STT" and t.rows[0].cells[1].text == "Mã")
+    assert next(r for r in table if r[1] == "NQ01-3")[2:] == [
+        "Hồ sơ trực tuyến", "45", "50", "90,0%", "63,3%", "≥ 50", "✓"]  # 95/150 since January
+    assert next(r for r in table if r[1] == "NQ01-2")[5:] == ["chưa có số liệu", "chưa có số liệu", "≥ 45", "—"]
+    assert any(t.startswith("Báo cáo của Xã Vĩnh Thủy: đúng hạn, nhận lúc 09:00 10/07/2025. Hạn gửi báo cáo: "
+                            "hết ngày") for t in texts)
+    wb = load_workbook(thuy["xlsx"])
+    assert wb["TongHop"]["A1"].value == "Kết quả các chỉ tiêu cải cách TTHC của xã tháng 07/2025"
+    assert [r[0] for r in wb["Xa"].iter_rows(min_row=5, values_only=True)] == ["XM-19405"] * 2
+
+    # Roll-ups ending after the reorganisation: the area summary's issuer of their last day.
+    assert orchestration.report_rollup(year, "2025-H1")["issuer"] == "UBND huyện Vĩnh Linh"
+    assert orchestration.report_rollup(year, "2025")["issuer"] == "Văn phòng UBND tỉnh Quảng Trị"
+
+
+@pytest.mark.parametrize("edit, error", [
+    (lambda t: t.replace("2025-07-01,\n", "2025-06-01,\n", 1), "overlap another row for area"),
+    (lambda t: t + "XX-1,,A,B,xã,P,BC,T,,R,2025-07-01,\n", "scope must be 'area' or a unit code"),
+    (lambda t: t.replace("UBND xã Bến Quan,xã,Bến Quan", "UBND xã Bến Quan,xã,"), "empty place"),
+])
+def test_bad_issuer_rows_are_refused_naming_the_line(tmp_path, edit, error):
+    from tthc.catalogue import Catalogue, CatalogueError
+
+    catalogue = tmp_path / "catalogue"
+    shutil.copytree(DEFAULT_CATALOGUE_DIR, catalogue)
+    issuers = catalogue / "issuers.csv"
+    issuers.write_text(edit(issuers.read_text(encoding="utf-8")), encoding="utf-8")
+    with pytest.raises(CatalogueError, match=f"issuers.csv line \\d+ .*{error}"):
+        Catalogue.load(catalogue)
+
+
+def test_a_period_without_an_issuer_says_which_row_is_missing(tmp_path):
+    from tthc.catalogue import Catalogue, CatalogueError
+
+    catalogue = tmp_path / "catalogue"
+    shutil.copytree(DEFAULT_CATALOGUE_DIR, catalogue)
+    issuers = catalogue / "issuers.csv"
+    issuers.write_text("\n".join(l for l in issuers.read_text(encoding="utf-8").splitlines()
+                                  if not l.startswith("area,UBND")) + "\n", encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"no issuer for 'area' on 14/07/2025"):
+        Catalogue.load(catalogue).issuer("area", Period(2025, 7).last_day())
+
+
 def test_the_year_spans_the_reorganisation_and_meets_the_stretch_targets_or_not(year):
     a = area(year, "2025", "NQ01-3")
     assert (a["numerator"], a["denominator"]) == (110, 172)  # Σ all units Jan–Dec
@@ -423,7 +505,8 @@ def test_the_annual_report(year):
     stretch = next([[c.text for c in r.cells] for r in t.rows] for t in doc.tables
                    if t.rows[0].cells[-2].text == "Mục tiêu cuối năm")
     assert stretch[1:] == [["1", "NQ01-1", "DVC trực tuyến toàn trình", "87,5%", "≥ 80", "≥ 100", "Chưa đạt mục tiêu"],
-                           ["2", "NQ01-3", "Hồ sơ trực tuyến", "63,9%", "≥ 50", "≥ 80", "Chưa đạt mục tiêu"]]
+                           # 110/172 = 63,95 %, rounded half up
+                           ["2", "NQ01-3", "Hồ sơ trực tuyến", "64,0%", "≥ 50", "≥ 80", "Chưa đạt mục tiêu"]]
     wb = load_workbook(result["xlsx"])
     header = [c.value for c in wb["Xa"][4]]
     records = [dict(zip(header, r)) for r in wb["Xa"].iter_rows(min_row=5, values_only=True)]

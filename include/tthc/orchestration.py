@@ -108,8 +108,8 @@ def run_pipeline(settings: Settings, period: Period) -> dict:
     summary["portal"] = run_portal(settings, period)
     summary["aggregate"] = aggregate_period(settings, period)
     summary["report"] = report_period(settings, period)
-    summary["refreshed_reports"] = [write_report(settings, label) for label in reports_changed_by([summary["aggregate"]])
-                                    if label != period.label]
+    changed = reports_changed_by([summary["aggregate"]])
+    summary["refreshed_reports"] = [write_report(settings, label) for label in changed if label != period.label]
     return summary
 
 
