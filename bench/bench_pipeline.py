@@ -41,10 +41,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "include"))
 
-from tthc import dossiers  # noqa: E402
+from tthc.sources.portal import stage as dossiers  # noqa: E402
 from tthc.calendar import ReportingCalendar  # noqa: E402
 from tthc.periods import Period  # noqa: E402
-from tthc.sources.portal import client as portal_client  # noqa: E402
+from tthc.sources.portal import fetch as portal_client  # noqa: E402
 from tthc.settings import DEFAULT_CATALOGUE_DIR, Settings  # noqa: E402
 
 DOSSIERS = int(os.environ.get("BENCH_DOSSIERS", "1000000"))

@@ -18,15 +18,16 @@ from .marts.reconciliation import reconcile
 from .marts.rollups import MonthsNotAggregated, aggregate_rollup, months_aggregated
 from .periods import Period, PeriodError, RollupPeriod
 from .settings import Settings
-from .sources.portal.stage import PortalBatchQuarantined, compute_portal_indicators, ingest_portal_unit
+from .sources.portal.stage import (PortalBatchQuarantined, compute_portal_indicators, ingest_portal_unit,
+                                  ingest_portal_units)
 from .sources.shared_drive.stage import ingest_shared_drive
 from .warehouse import transaction
 from .warehouse.load import load_period
 
 # The steps, by source and layer, for the DAG tasks and the CLI (heavy libraries load inside each step).
 __all__ = ["MonthsNotAggregated", "PortalBatchQuarantined", "aggregate_period", "aggregate_rollup",
-           "compute_portal_indicators", "deadline_passed", "ingest_portal_unit", "ingest_shared_drive",
-           "load_period", "months_aggregated", "periods_to_rerun", "portal_units", "reconcile", "report_period",
+           "compute_portal_indicators", "deadline_passed", "ingest_portal_unit", "ingest_portal_units",
+           "ingest_shared_drive", "load_period", "months_aggregated", "periods_to_rerun", "portal_units", "reconcile", "report_period",
            "report_rollup", "reports_changed_by", "run_pipeline", "run_portal", "run_rollup", "submission_progress",
            "validate_period", "write_report"]
 
@@ -89,12 +90,12 @@ def run_portal(settings: Settings, period: Period) -> dict:
     if not units:
         return {"period": period.label, "skipped": True}
     outcomes = {}
-    for unit in units:
-        try:
-            outcomes[unit] = ingest_portal_unit(settings, period, unit)["outcome"]
-        except PortalBatchQuarantined as exc:
-            log.warning("%s", exc)
+    for unit, outcome in ingest_portal_units(settings, period, units).items():
+        if isinstance(outcome, PortalBatchQuarantined):
+            log.warning("%s", outcome)
             outcomes[unit] = "quarantined"
+        else:
+            outcomes[unit] = outcome["outcome"]
     return {"period": period.label, "units": outcomes,
             "indicators": compute_portal_indicators(settings, period), "reconciliation": reconcile(settings, period)}
 
