@@ -13,7 +13,8 @@ import sqlite3
 import pytest
 from sqlalchemy import text
 
-from tthc.orchestration import PortalBatchQuarantined, compute_portal_indicators, ingest_portal_unit, reconcile
+from tthc.orchestration import (PortalBatchQuarantined, compute_portal_indicators, ingest_portal_unit,
+                                ingest_portal_units, reconcile)
 from tthc.periods import Period
 from tthc.sources.portal import PortalClient, PortalDataError, PortalUnavailableError
 from tthc_testing.fake_portal import FakePortal, make_dossier
@@ -249,6 +250,28 @@ def test_a_batch_failing_validation_is_quarantined_and_others_go_on(settings, po
     portal_dir = settings.archive_dir / "portal" / "2025-03"
     assert sorted(p.name for p in portal_dir.iterdir()) == [
         f"{HO_XA}.jsonl.gz", f"{BEN_QUAN}.jsonl.gz", f"{BEN_QUAN}.quarantined.jsonl.gz"]
+
+
+def test_units_checked_together_quarantine_only_the_bad_one_with_its_own_reasons(settings, client):
+    """One GX run for the group; the unit rule still holds per unit: a dossier of another unit
+    (DonViXuLy) passes in its own unit's batch but not in this one, even though both are checked together."""
+    units = [HO_XA, BEN_QUAN, "X-19369"]
+    with FakePortal(units, dossiers_per_unit_month=(0, 0)) as portal, \
+            PortalClient(portal.url, portal.token, page_size=50, max_retries=1, sleep=lambda _s: None) as c:
+        portal.add_dossiers(HO_XA, boundary_dossiers(HO_XA))
+        portal.add_dossiers(BEN_QUAN, [make_dossier(BEN_QUAN, "BQ-1", "20250303080000"),
+                                       make_dossier(HO_XA, "HX-9", "20250303090000")])  # served by the wrong unit
+        portal.add_dossiers("X-19369", [make_dossier("X-19369", "Z-1", "20250304080000", KenhThucHien=9)])
+        outcomes = ingest_portal_units(settings, MARCH, units, c)
+    assert outcomes[HO_XA]["outcome"] == "loaded" and outcomes[HO_XA]["dossiers"] == 5
+    assert isinstance(outcomes[BEN_QUAN], PortalBatchQuarantined)
+    assert [r for r in outcomes[BEN_QUAN].reasons if "HX-9" in r] and not [
+        r for r in outcomes[BEN_QUAN].reasons if "BQ-1" in r]
+    assert outcomes["X-19369"].reasons == ['Hồ sơ Z-1: kênh thực hiện "9" không hợp lệ (1 trực tiếp, 2 trực tuyến, '
+                                           '3 bưu chính)']
+    assert rows(settings, "SELECT unit_code, COUNT(*) FROM fact_dossier GROUP BY unit_code") == [(HO_XA, 5)]
+    assert rows(settings, "SELECT unit_code, outcome FROM portal_batch ORDER BY unit_code") == [
+        (HO_XA, "loaded"), (BEN_QUAN, "quarantined"), ("X-19369", "quarantined")]
 
 
 def test_an_unknown_unit_is_refused_before_fetching(settings, portal, client):
