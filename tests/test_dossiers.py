@@ -158,6 +158,20 @@ def test_the_same_figures_on_postgresql(settings, portal, client, pg_url):
     assert figures(pg, APRIL, HO_XA) == APRIL_FIGURES
 
 
+def test_facts_load_the_same_through_copy_and_executemany(settings, portal, client, pg_url):
+    """PostgreSQL loads by COPY (text format), SQLite by executemany: the same rows, NULL kept apart
+    from an empty text, and the characters COPY escapes kept as sent."""
+    portal.add_dossiers(HO_XA, [make_dossier(HO_XA, "T-1\\x", "20250303080000", MaTTHC="", MaLinhVuc="a\tb\nc\rd\\N"),
+                                make_dossier(HO_XA, "T-2", "20250304080000", DanhGia=None)])
+    facts = []
+    for target in (settings, settings.with_(warehouse_url=pg_url)):
+        ingest_portal_unit(target, MARCH, HO_XA, client)
+        facts.append(rows(target, "SELECT * FROM fact_dossier ORDER BY ma_ho_so"))
+    assert facts[0] == facts[1]
+    assert [(r[2], r[3], r[4]) for r in facts[1][:1]] == [("T-1\\x", "", "a\tb\nc\rd\\N")]
+    assert facts[1][1][-2] is None  # DanhGia: NULL, not an empty text
+
+
 def test_a_unit_without_dossiers_gets_zero_figures_not_none(settings, client):
     ingest_portal_unit(settings, MARCH, BEN_QUAN, client)
     compute_portal_indicators(settings, MARCH)
