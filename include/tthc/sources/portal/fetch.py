@@ -13,7 +13,6 @@ not a new pipeline. Guarantees the pipeline relies on:
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 import math
 import os
@@ -26,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+import orjson
 
 from ...calendar import DEFAULT_CALENDAR, ReportingCalendar
 from ...periods import LOCAL_TZ, Period
@@ -45,7 +45,6 @@ _PORTAL_DATETIME = re.compile(r"^\d{14}$")
 # gzip level of the page archives. 1 (fastest), not 6 or gzip's default 9: on the portal's JSON
 # it compresses about three times faster than 6 for archives about a third larger (bench/README.md).
 ARCHIVE_COMPRESSLEVEL = 1
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class PortalError(Exception):
@@ -207,8 +206,8 @@ class PortalClient:
         except httpx.TransportError as exc:  # timeouts, refused or dropped connections
             raise _Transient(f"{type(exc).__name__}: {exc}") from None
         try:
-            return json.loads(raw)
-        except ValueError:
+            return orjson.loads(raw)  # several times faster than json on the pages; strict JSON (no NaN)
+        except orjson.JSONDecodeError:
             # A proxy's HTML error page is often transient: retry it like a 5xx.
             raise _Transient(f"the response is not JSON ({raw[:40]!r}…)", final=PortalDataError) from None
 
@@ -288,7 +287,9 @@ def archive_pages(pages: Iterable[list[dict]], path: str | os.PathLike) -> Itera
         with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb",
                                                        compresslevel=ARCHIVE_COMPRESSLEVEL) as out:
             for page in pages:
-                out.write(_dumps(page).encode("utf-8") + b"\n")
+                # orjson: compact UTF-8 JSON with the text as sent (as json.dumps with ensure_ascii=False
+                # and no spaces), several times faster.
+                out.write(orjson.dumps(page) + b"\n")
                 yield page
         os.replace(tmp, path)
     finally:
@@ -298,6 +299,6 @@ def archive_pages(pages: Iterable[list[dict]], path: str | os.PathLike) -> Itera
 
 def read_archive(path: str | os.PathLike) -> Iterator[list[dict]]:
     """The pages of an archive written by archive_pages, to recompute without the portal."""
-    with gzip.open(path, "rt", encoding="utf-8") as f:
+    with gzip.open(path, "rb") as f:
         for line in f:
-            yield json.loads(line)
+            yield orjson.loads(line)
