@@ -373,6 +373,12 @@ def run_backend(backend: str) -> None:
         f"ratio={ratio:.2f}")
 
 
+def profiler(backend: str) -> list[str]:
+    """BENCH_CPROFILE=DIR: each backend's run under cProfile, its stats in DIR/<backend>.prof."""
+    out = os.environ.get("BENCH_CPROFILE")
+    return ["-m", "cProfile", "-o", str(Path(out) / f"{backend}.prof")] if out else []
+
+
 def fresh_pg_database() -> tuple[str, callable]:
     """A new database on the local PostgreSQL server, and how to drop it."""
     from sqlalchemy import create_engine, text
@@ -423,7 +429,7 @@ def main() -> None:
             if backend == "postgresql":
                 env["TTHC_WAREHOUSE_URL"], drop = fresh_pg_database()
             try:
-                done = subprocess.run([sys.executable, __file__], env=env)
+                done = subprocess.run([sys.executable, *profiler(backend), __file__], env=env)
             finally:
                 if drop:
                     drop()
