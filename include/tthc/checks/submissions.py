@@ -16,7 +16,8 @@ from .. import warehouse
 from ..catalogue import Catalogue, load_catalogue
 from ..periods import Period
 from ..settings import Settings
-from ..sources.shared_drive.cells import count_value, rate_deviation
+from ..sources.shared_drive.cells import COUNT_PATTERN, count_value, rate_deviation
+from ..storage import write_atomic
 from ..warehouse import execute_file, execute_many, now_local, transaction
 from . import run_suite
 
@@ -110,6 +111,7 @@ def validate_submission(submission: dict, rows: list[dict], catalogue: Catalogue
         "known_indicators": sorted(catalogue.indicators),
         # An unknown unit has no applicable indicators; its rows are reported once, under the unit.
         "applicable_indicators": sorted(catalogue.self_reportable(unit)) if unit else sorted(catalogue.indicators),
+        "count_pattern": COUNT_PATTERN,  # the parser's rule, so the two can never disagree
     }
     result, reasons = run_suite(SUITE_NAME, frame, parameters)
     failed = sum(1 for r in result.results if not r.success)
@@ -123,9 +125,8 @@ def validate_submission(submission: dict, rows: list[dict], catalogue: Catalogue
 
 
 def write_result(outcome: ValidationOutcome, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(outcome.result, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-    return path
+    """The GX result as JSON in the archive, whole or not at all (StorageError when it cannot be written)."""
+    return write_atomic(path, json.dumps(outcome.result, ensure_ascii=False, indent=1, default=str))
 
 
 def validate_period(settings: Settings, period: Period) -> dict:
