@@ -20,6 +20,7 @@ from ...storage import StorageError
 
 SUBMISSION_SUFFIXES = {".xlsx", ".xlsm", ".csv"}
 LOCK_PREFIXES = ("~$", ".~lock.")
+UNREADABLE = "không đọc được"  # how every reason for a file or folder that could not be read begins
 _CHUNK = 1 << 20
 
 
@@ -62,7 +63,7 @@ def scan(share: Path) -> Iterator[FoundFile]:
             try:
                 st = full.stat()
             except OSError as exc:  # a dangling link, a link loop or a file removed meanwhile
-                yield FoundFile(rel, full, 0, _mtime_iso(0), f"không đọc được thông tin tệp: {_cause(exc)}")
+                yield FoundFile(rel, full, 0, _mtime_iso(0), f"{UNREADABLE} thông tin tệp: {_cause(exc)}")
                 continue
             reason = None
             if full.is_symlink() and not full.resolve().is_relative_to(root):
@@ -82,7 +83,7 @@ def _unreadable_folders(errors: list[OSError], root: Path) -> Iterator[FoundFile
     for exc in errors:
         folder = Path(exc.filename) if exc.filename else root
         rel = "" if folder == root else path_key(folder.relative_to(root).as_posix())
-        yield FoundFile(rel + "/", folder, 0, _mtime_iso(0), f"không đọc được thư mục: {_cause(exc)}")
+        yield FoundFile(rel + "/", folder, 0, _mtime_iso(0), f"{UNREADABLE} thư mục: {_cause(exc)}")
     errors.clear()
 
 

@@ -10,11 +10,12 @@ import hashlib
 import json
 import logging
 from dataclasses import asdict
+from datetime import datetime
 
 from ... import warehouse
 from ...settings import Settings
 from ...warehouse import execute_file, execute_many, now_local, query, transaction
-from .discover import FileChangedError, FoundFile, archive_copy, scan
+from .discover import UNREADABLE, FileChangedError, FoundFile, archive_copy, scan
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ def ingest_shared_drive(settings: Settings, limits=None) -> dict:
     warehouse.prepare(settings)
     if not settings.shared_drive.is_dir():
         raise FileNotFoundError(f"thư mục dùng chung không tồn tại: {settings.shared_drive}")
+    started = now_local()
     summary = {"seen": 0, "unchanged": 0, "new_versions": 0, "known_content": 0, "ignored": 0,
                "unreadable": 0, "parsed": 0, "rejected": 0, "busy": 0, "periods": []}
     periods = set()
@@ -42,12 +44,16 @@ def ingest_shared_drive(settings: Settings, limits=None) -> dict:
         known = {(r["path"], r["size_bytes"], r["mtime"]) for r in query(conn, "queries/file_observations")}
         ignored = {r["path"]: (r["size_bytes"], r["mtime"], r["reason"]) for r in query(conn, "queries/ignored_files")}
         known_content = {r["file_hash"] for r in query(conn, "queries/raw_file_hashes")}
+        (last_scan,) = query(conn, "queries/last_complete_scan")
+    reported_folders = set()
     with ParseSandbox(limits) as sandbox:
         for found in scan(settings.shared_drive):
             summary["seen"] += 1
             if found.skip_reason:
                 summary["ignored"] += 1
                 _record_ignored(url, ignored, found, found.skip_reason)
+                if found.path.endswith("/"):
+                    reported_folders.add(found.path)
                 continue
             if (found.path, found.size, found.mtime) in known:
                 summary["unchanged"] += 1
@@ -68,7 +74,7 @@ def ingest_shared_drive(settings: Settings, limits=None) -> dict:
                     continue
                 except OSError as exc:  # the share refuses this file (permissions, I/O error)
                     summary["unreadable"] += 1
-                    reason = f"không đọc được tệp: {exc.strerror or exc.__class__.__name__}"
+                    reason = f"{UNREADABLE} tệp: {exc.strerror or exc.__class__.__name__}"
                     log.warning("file cannot be read: %s (%s)", found.path, reason)
                     _record_ignored(url, ignored, found, reason)
                     continue
@@ -104,9 +110,17 @@ def ingest_shared_drive(settings: Settings, limits=None) -> dict:
                     summary["new_versions"] += 1
                 else:
                     summary["known_content"] += 1
+                seen = now_local()
                 execute_file(conn, "loads/file_observation", path=found.path, h=digest, size=found.size,
-                             mtime=found.mtime, seen=now_local())
+                             mtime=found.mtime, seen=seen,
+                             received=_received_at(found, seen, _absent_since(found.path, last_scan["started_at"], ignored)))
             ignored.pop(found.path, None)
+    with transaction(url) as conn:
+        warehouse.lock_for_writing(conn)
+        for folder in [p for p in ignored if p.endswith("/") and p not in reported_folders]:
+            execute_file(conn, "loads/ignored_file_clear", path=folder)  # readable again
+        if not summary["busy"]:
+            execute_file(conn, "loads/share_scan", started=started, finished=now_local())
     summary["periods"] = sorted(periods)
     log.info("shared drive %s: %s", settings.shared_drive, summary)
     return summary
@@ -120,6 +134,26 @@ def _record_ignored(url: str, ignored: dict, found: FoundFile, reason: str) -> N
         warehouse.lock_for_writing(conn)
         execute_file(conn, "loads/ignored_file", path=found.path, size=found.size, mtime=found.mtime, reason=reason)
     ignored[found.path] = (found.size, found.mtime, reason)
+
+
+def _absent_since(path: str, last_scan: str | None, ignored: dict) -> str | None:
+    """When the last complete scan began (so this file, first seen now, was not there then), unless
+    the file or one of its folders could not be read: then it may have been there all along."""
+    if last_scan is None:
+        return None
+    parts = path.split("/")
+    places = {path, "/"} | {"/".join(parts[:i]) + "/" for i in range(1, len(parts))}
+    if any(ignored[p][2].startswith(UNREADABLE) for p in places if p in ignored):
+        return None
+    return last_scan
+
+
+def _received_at(found: FoundFile, seen: str, absent_since: str | None) -> str:
+    """The time a sighting counts as received: its mtime, no later than now (a future mtime cannot pin
+    a file over a later correction) and no earlier than a scan that did not find it (back-dating
+    cannot make content first seen after the deadline on time). README "Decisions"."""
+    moment = max(found.mtime, absent_since, key=datetime.fromisoformat) if absent_since else found.mtime
+    return min(moment, seen, key=datetime.fromisoformat)
 
 
 def _unread_key(found: FoundFile) -> str:
