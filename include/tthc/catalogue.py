@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -24,6 +25,9 @@ class Unit:
     valid_from: date
     valid_to: date | None
     successor_code: str | None
+    # The folder on the share (relative, '/'-separated) where only this unit's files may be: a file
+    # there naming another unit is rejected. None: the unit is not bound to a folder.
+    share_folder: str | None = None
 
     def valid_in(self, period: Period, scheme: str = "decree09") -> bool:
         """Valid on the period's last day: from 2025-07 (15/06–14/07) the five new communes report."""
@@ -103,9 +107,34 @@ class Catalogue:
     def target(self, code: str, year: int) -> Target | None:
         return self.targets.get((code, year))
 
+    def folder_owner(self, path: str) -> tuple[Unit, str] | None:
+        """The unit whose share_folder holds `path` (a path on the share as recorded), with that folder;
+        the deepest folder wins. Compared as a Windows share does: case-insensitive, Unicode-normalised."""
+        key = _folder_key(path)
+        owners = [u for u in self.units.values()  # recorded paths spell '%' as %25 (discover.path_key)
+                  if u.share_folder and key.startswith(_folder_key(u.share_folder.replace("%", "%25")) + "/")]
+        if not owners:
+            return None
+        unit = max(owners, key=lambda u: len(u.share_folder))
+        return unit, unit.share_folder
+
     def canonical_code(self, code: str) -> str:
         ind = self.indicators.get(code)
         return ind.alias_of if ind and ind.alias_of else code
+
+
+def _folder_key(path: str) -> str:
+    return unicodedata.normalize("NFC", path).casefold()
+
+
+def _share_folder(text: str, code: str) -> str | None:
+    """'don_vi\\VL-TP\\' → 'don_vi/VL-TP'; a path leaving the share is a catalogue error."""
+    folder = text.replace("\\", "/").strip().strip("/")
+    if not folder:
+        return None
+    if any(part in ("", ".", "..") for part in folder.split("/")):
+        raise CatalogueError(f"units.csv: {code}: share_folder {text!r} must be a folder inside the share")
+    return folder
 
 
 def load_catalogue(settings) -> Catalogue:
@@ -123,10 +152,16 @@ def _load(directory: Path) -> Catalogue:
             code=r["unit_code"], name=r["name"], unit_type=r["unit_type"], gso_code=r["gso_code"] or None,
             valid_from=_date(r["valid_from"]), valid_to=_date(r["valid_to"]),
             successor_code=r["successor_code"] or None,
+            share_folder=_share_folder(r.get("share_folder") or "", r["unit_code"]),
         )
+    folders: dict[str, str] = {}
     for u in units.values():
         if u.successor_code and u.successor_code not in units:
             raise CatalogueError(f"units.csv: {u.code}: successor {u.successor_code} is not a unit")
+        if u.share_folder:
+            other = folders.setdefault(_folder_key(u.share_folder), u.code)
+            if other != u.code:
+                raise CatalogueError(f"units.csv: {u.code} and {other} are bound to the same share_folder")
     indicators = {}
     for r in _read(directory / "indicators.csv"):
         indicators[r["code"]] = Indicator(

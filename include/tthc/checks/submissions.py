@@ -129,6 +129,23 @@ def write_result(outcome: ValidationOutcome, path: Path) -> Path:
     return write_atomic(path, json.dumps(outcome.result, ensure_ascii=False, indent=1, default=str))
 
 
+def misplaced_reasons(submission: dict, paths: list[str], catalogue: Catalogue) -> list[str]:
+    """Where the office binds units to folders (units.csv share_folder): a file naming one unit that
+    was only ever seen in another unit's folder is that other unit's doing, and is rejected naming
+    both. A copy seen anywhere else (its own folder, or an unbound one) keeps the version valid:
+    another unit copying a real file into its folder must not get it rejected."""
+    unit = submission["unit_code"] or ""
+    owners = [(path, catalogue.folder_owner(path)) for path in sorted(paths)]
+    if not owners or any(owner is None or owner[0].code == unit for _path, owner in owners):
+        return []
+    path, (owner, folder) = owners[0]
+    named = catalogue.units.get(unit)
+    log.warning("file %s in %s's folder names unit %s: rejected", path, owner.code, unit)
+    return [f'Tệp "{path}" nằm trong thư mục "{folder}" của đơn vị {owner.code} ({owner.name}) nhưng '
+            f'ghi mã đơn vị {unit}{f" ({named.name})" if named else ""} ở ô {submission.get("unit_cell") or "?"}; '
+            "mỗi đơn vị chỉ gửi báo cáo của chính mình vào thư mục của mình"]
+
+
 def validate_period(settings: Settings, period: Period) -> dict:
     """Run the Great Expectations suite on every parsed submission of the period.
 
@@ -145,16 +162,21 @@ def validate_period(settings: Settings, period: Period) -> dict:
         subs = warehouse.query(conn, "queries/submissions_to_validate", period=period.label,
                                window_start=window_start, window_end=window_end)
         rows = warehouse.query(conn, "queries/submission_rows_of_period", period=period.label)
+        sightings = warehouse.query(conn, "queries/file_paths_of_period", period=period.label)
     rows_by_hash: dict[str, list[dict]] = {}
     for r in rows:
         rows_by_hash.setdefault(r["file_hash"], []).append(r)
+    paths_by_hash: dict[str, list[str]] = {}
+    for o in sightings:
+        paths_by_hash.setdefault(o["file_hash"], []).append(o["path"])
     results, accepted, rejected = [], 0, 0
     for sub in subs:
         if sub["parse_outcome"] == "parsed":
             outcome = validate_submission(sub, rows_by_hash.get(sub["file_hash"], []), catalogue, period, scheme)
             result_path = settings.archive_dir / "validations" / f"{sub['file_hash']}.json"
             write_result(outcome, result_path)
-            reasons, ok = outcome.reasons, outcome.accepted
+            misplaced = misplaced_reasons(sub, paths_by_hash.get(sub["file_hash"], []), catalogue)
+            reasons, ok = misplaced + outcome.reasons, outcome.accepted and not misplaced
             total, failed = outcome.expectations_total, outcome.expectations_failed
             rel = str(result_path.relative_to(settings.archive_dir))
         else:

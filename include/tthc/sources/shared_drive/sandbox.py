@@ -50,6 +50,9 @@ class ParseSandbox:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self._discard_worker()
+
+    def _discard_worker(self) -> None:
         if self._pool is not None:
             self._pool.stop()
             self._pool.join()
@@ -72,6 +75,9 @@ class ParseSandbox:
         future = self._worker_pool().schedule(_parse_limited, args=(str(path), limits), timeout=limits.wall_seconds)
         try:
             return future.result()
+        except _WorkerSpent as exc:  # a limit or a library failure: that worker is not reused
+            self._discard_worker()
+            raise SubmissionParseError(exc.reasons) from None
         except SubmissionParseError:
             raise
         except FutureTimeout:  # before OSError: it is one (TimeoutError) since Python 3.11
@@ -80,9 +86,16 @@ class ParseSandbox:
             raise SubmissionParseError([_expired_reason(exc.exitcode, limits)]) from None
         except OSError:
             raise
-        except Exception as exc:  # the worker could not return a result (e.g. it would not pickle)
+        except Exception as exc:  # the worker failed outside the parse (out of memory, a result that would not pickle)
             log.warning("parsing %s failed in the worker: %s", path.name, exc.__class__.__name__)
-            raise SubmissionParseError([_unexpected_reason(exc)]) from None
+            self._discard_worker()
+            reason = _memory_reason(limits) if isinstance(exc, MemoryError) else _unexpected_reason(exc)
+            raise SubmissionParseError([reason]) from None
+
+
+class _WorkerSpent(SubmissionParseError):
+    """A rejection after which the worker is replaced: memory may stay fragmented after a MemoryError,
+    and a library that failed unexpectedly may have left state behind."""
 
 
 def _limit_worker(memory_bytes: int) -> None:
@@ -104,13 +117,32 @@ def _parse_limited(path: str, limits: ParseLimits) -> ParsedSubmission:
     try:
         return parse_bytes(data, file.suffix.lower(), max_bytes=limits.max_bytes, max_cells=limits.max_cells)
     except SubmissionParseError:
-        raise
+        if not _at_memory_ceiling(limits):
+            raise
+        reason = _memory_reason(limits)  # lxml reports a failed allocation as a syntax error
     except MemoryError:
-        raise SubmissionParseError([f"Đọc tệp cần quá {_mb(limits.memory_bytes)} bộ nhớ nên bị dừng; {_NOT_A_REPORT}"]) from None
+        reason = _memory_reason(limits)
     except RecursionError:
-        raise SubmissionParseError([f"Tệp lồng nhau quá sâu, không đọc được; {_NOT_A_REPORT}"]) from None
+        reason = f"Tệp lồng nhau quá sâu, không đọc được; {_NOT_A_REPORT}"
     except Exception as exc:  # a library failing on a shape it was never meant to see
-        raise SubmissionParseError([_unexpected_reason(exc)]) from None
+        reason = _unexpected_reason(exc)
+    # Raised out here, not in the handlers: the failed parse's frames (and its memory) are released
+    # first, else the worker at its ceiling cannot even send the rejection back.
+    raise _WorkerSpent([reason])
+
+
+_CEILING_MARGIN = 64 << 20
+
+
+def _at_memory_ceiling(limits: ParseLimits) -> bool:
+    """Whether the worker's address space came within 64 MB of its limit (a report needs a few MB)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        peak_kb = next((int(line.split()[1]) for line in status if line.startswith("VmPeak:")), 0)
+    return peak_kb * 1024 >= limits.memory_bytes - _CEILING_MARGIN
+
+
+def _memory_reason(limits: ParseLimits) -> str:
+    return f"Đọc tệp cần quá {_mb(limits.memory_bytes)} bộ nhớ nên bị dừng; {_NOT_A_REPORT}"
 
 
 def _unexpected_reason(exc: BaseException) -> str:
