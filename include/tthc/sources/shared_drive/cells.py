@@ -52,8 +52,8 @@ def count_text(value: object) -> str:
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
-        # str() of an int past 4,300 digits raises; no count gets near that.
-        return str(value) if value.bit_length() <= 64 else f"số có hơn {MAX_COUNT_DIGITS} chữ số"
+        # str() of an int past 4,300 digits (~14,000 bits) raises; no count gets near that.
+        return shown(str(value)) if value.bit_length() <= 14_000 else f"số có hơn {MAX_COUNT_DIGITS} chữ số"
     if isinstance(value, float):
         if value != value:  # NaN
             return ""

@@ -109,7 +109,8 @@ def _parse_limited(path: str, limits: ParseLimits) -> ParsedSubmission:
     """In the worker: this file's CPU budget on top of what the worker already used, then the parse."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    budget = math.ceil(usage.ru_utime + usage.ru_stime) + limits.cpu_seconds
+    # The kernel counts whole seconds: the file gets between cpu_seconds - 1 and cpu_seconds.
+    budget = math.floor(usage.ru_utime + usage.ru_stime) + limits.cpu_seconds
     resource.setrlimit(resource.RLIMIT_CPU, (budget if hard == resource.RLIM_INFINITY else min(budget, hard), hard))
     file = Path(path)
     with file.open("rb") as fh:  # an OSError here is the archive's, not the sender's: it propagates
