@@ -24,7 +24,7 @@ from tthc.sources.shared_drive.cells import count_value
 from tthc.sources.shared_drive.template import write_unit_csv, write_unit_workbook
 
 UNIT, PERIOD = "VL-TP", "2025-03"
-FIGURES = {"NQ01-1": (40, 50), "NQ01-3": (1234, 2000), "NQ02-2": (88, 90)}
+FIGURES = {"NQ01-1": (40, 50), "NQ01-3": (1234, 2000)}  # applicable to every unit
 SHEET = "xl/worksheets/sheet1.xml"
 _MB = 1_000_000
 
@@ -345,12 +345,11 @@ def build_all(directory: Path) -> dict[str, Path]:
     return {kind: build(directory, name) for kind, (build, _outcome, name) in KINDS.items()}
 
 
-def non_utf8_name(directory: Path) -> Path:
-    """A valid CSV whose name is cp1258 bytes ('Báo cáo.csv' as unzipped from a Windows archive)."""
-    raw = os.fsencode(directory) + b"/" + "Báo cáo VL-NV.csv".encode("cp1258", errors="replace")
-    path = Path(os.fsdecode(raw))
-    valid_csv(path, unit="VL-NV")
-    return path
+def non_utf8_name(directory: Path, unit: str = "VL-NV", figures: dict = FIGURES) -> Path:
+    """A valid CSV whose name is cp1258 bytes ('Báo cáo VL-NV.csv' as unzipped from a Windows archive)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = Path(os.fsdecode(os.fsencode(directory) + b"/" + f"Báo cáo {unit}.csv".encode("cp1258")))
+    return valid_csv(path, unit=unit, figures=figures)
 
 
 def zipped(parts: dict[str, bytes]) -> bytes:
