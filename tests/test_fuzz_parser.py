@@ -199,3 +199,8 @@ def test_a_known_hang_is_within_the_bound(value):
     parts = dict(BASE_PARTS)
     hostile._set_cell(parts, NUMERATOR, f'<c r="{NUMERATOR}" t="inlineStr"><is><t>{value}</t></is></c>')
     check(_zip(parts), ".xlsx")
+
+
+def test_what_the_fuzzer_found_a_5000_digit_period_is_quoted_short():
+    """Found by a 2,000-example campaign: the CSV's period (and unit) were quoted whole in reasons."""
+    check(b"ma_don_vi,ky_bao_cao,ma_chi_tieu,tu_so,mau_so\n" + b"X" * 5000 + b"," + b"9" * 5000 + b",NQ01-3,1,2\n", ".csv")

@@ -313,8 +313,11 @@ TEN = {"VL-VP": (3, 4), "VL-NV": (10, 20), "VL-TCKH": (0, 0), "VL-KTHT": (1234, 
 
 def test_a_hostile_share_runs_in_well_under_a_minute_and_gives_the_ten_figures_exactly(tthc_env, tmp_path):
     share = tthc_env.shared_drive
+    catalogue = hostile.catalogue()
     for i, (unit, (num, den)) in enumerate(TEN.items()):
-        figures = {"NQ01-3": (num, den)}
+        # The workbook template lists every indicator of the unit: each gets a figure (0/0 but one).
+        figures = {code: (0, 0) for code in catalogue.reportable_codes(catalogue.units[unit])}
+        figures["NQ01-3"] = (num, den)
         if unit == "VL-NV":  # its file's name is cp1258 bytes, as unzipped from a Windows archive
             path = hostile.non_utf8_name(share / "2025-03", unit=unit, figures=figures)
         elif i % 2:

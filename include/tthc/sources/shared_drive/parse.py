@@ -578,7 +578,7 @@ def _csv_constant(records, position: int | None, ref, reasons: list[str], column
     what, csv_name, read = _CSV_CONSTANTS[column]
     found = None
     for line, record in records if position is not None else ():
-        text = _field(record, position).strip()
+        text = shown(_field(record, position).strip())  # quoted in reasons and stored: never a flood
         if not text:
             continue
         try:
