@@ -201,6 +201,18 @@ def test_a_known_hang_is_within_the_bound(value):
     check(_zip(parts), ".xlsx")
 
 
+def test_what_the_fuzzer_found_a_damaged_deflate_stream_is_a_rejection():
+    """Found by a 3,000-example campaign: one flipped bit in the compressed [Content_Types].xml
+    raised zlib.error ('invalid distance too far back'), not a rejection."""
+    with zipfile.ZipFile(io.BytesIO(BASE_XLSX)) as zf:
+        info = zf.getinfo("[Content_Types].xml")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data = bytearray(BASE_XLSX)
+    data[start + 282] ^= 0x02  # the fuzzer's example
+    with pytest.raises(SubmissionParseError):
+        parse_bytes(bytes(data), ".xlsx")
+
+
 def test_what_the_fuzzer_found_a_5000_digit_period_is_quoted_short():
     """Found by a 2,000-example campaign: the CSV's period (and unit) were quoted whole in reasons."""
     check(b"ma_don_vi,ky_bao_cao,ma_chi_tieu,tu_so,mau_so\n" + b"X" * 5000 + b"," + b"9" * 5000 + b",NQ01-3,1,2\n", ".csv")

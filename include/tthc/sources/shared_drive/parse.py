@@ -17,9 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from xml.etree.ElementTree import ParseError
 
-from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring, iterparse
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
@@ -315,7 +313,9 @@ def _declared_roles(data: bytes, entries: list[zipfile.ZipInfo]) -> dict[str, st
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             root = fromstring(zf.read(info))
-    except (zipfile.BadZipFile, ParseError, DefusedXmlException, ValueError, OSError, RuntimeError):
+    except MemoryError:
+        raise
+    except Exception:  # damaged (zlib.error, BadZipFile...) or refused XML (entities): by path only
         return {}
     roles = {}
     for override in root.iter(f"{_CONTENT_TYPES_NS}Override"):
@@ -380,14 +380,26 @@ def _choose_sheet(wb, warn: list[str]):
 
 def _raw_cells(data: bytes, part: str, title: str):
     """The <c> elements of a sheet part, straight from its XML (each cleared once seen)."""
-    with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open(part.lstrip("/")) as src:
-        try:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open(part.lstrip("/")) as src:
             for _event, el in iterparse(src):
                 if el.tag == _CELL_TAG:
                     yield el
                     el.clear()
-        except (ParseError, DefusedXmlException) as exc:
-            raise _not_readable(f'trang tính "{title}" bị hỏng') from exc
+    except (MemoryError, SubmissionParseError):
+        raise
+    except Exception as exc:  # ParseError, refused entities, zlib.error on a damaged entry...
+        raise _not_readable(f'trang tính "{title}" bị hỏng') from exc
+
+
+def _sheet_xml(data: bytes, part: str, title: str) -> bytes:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return zf.read(part.lstrip("/"))
+    except MemoryError:
+        raise
+    except Exception as exc:  # zlib.error, BadZipFile (a CRC that does not match)...
+        raise _not_readable(f'trang tính "{title}" bị hỏng') from exc
 
 
 def _unreadable_sheet(data: bytes, part: str, title: str) -> SubmissionParseError:
@@ -424,9 +436,8 @@ class _Sheet:
 
         Excel writes t="str" and an empty <v> for a formula whose result is "" – a real, empty value.
         """
-        with zipfile.ZipFile(io.BytesIO(self._data)) as zf:
-            if not _FORMULA_ELEMENT.search(zf.read(self._part.lstrip("/"))):
-                return frozenset()  # no formula at all: spare a second parse of the whole sheet
+        if not _FORMULA_ELEMENT.search(_sheet_xml(self._data, self._part, self.title)):
+            return frozenset()  # no formula at all: spare a second parse of the whole sheet
         found = set()
         for el in _raw_cells(self._data, self._part, self.title):
             v = el.find(_VALUE_TAG)
