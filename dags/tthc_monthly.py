@@ -11,7 +11,7 @@ from airflow.sdk import (AsyncCallback, DeadlineAlert, DeadlineReference, PokeRe
 from tthc_timetables import ReportingPeriodTimetable  # plugins/, registered by its plugin
 
 from tthc_airflow import DEFAULT_ARGS, MARTS_ASSET, PORTAL_POOL, period_param, run_period, task_settings
-from tthc_airflow.notifiers import deadline_alert_callback
+from tthc_airflow.deadline_callbacks import deadline_alert_callback
 
 LOCAL_TZ = "Asia/Ho_Chi_Minh"
 SCHEME = os.environ.get("TTHC_PERIOD_SCHEME") or "decree09"
@@ -42,8 +42,10 @@ switches to calendar months). A manual run can name another period with conf `{"
    when no portal is configured (connection `tthc_portal` or `TTHC_PORTAL_URL`).
 5. `compute_portal_indicators` → `reconcile_sources` — dossier-based figures (`source = 'portal'`),
    and self-reports more than 5 points away from them.
-6. `aggregate_marts` — the public marts (one transaction); updates the `tthc_marts` asset, which
-   triggers `tthc_monthly_report` for the period.
+6. `aggregate_marts` — the public marts (one transaction), and again those of the later months of
+   the year already aggregated (their year to date) and of the roll-ups already computed that
+   include the period; updates the `tthc_marts` asset naming all of them, which triggers
+   `tthc_monthly_report` to rewrite each of their reports.
 
 Alerts (connections `tthc_smtp`, `tthc_webhook`): any task failure; units still missing at the
 submission deadline (scheduled runs only); and, with `TTHC_RUN_DEADLINE_DAYS` set, a Deadline
@@ -145,8 +147,9 @@ def tthc_monthly_shared_drive():
         context = get_current_context()
         period = run_period(context)
         summary = aggregate_period(task_settings(), period)
-        # The report DAG reads the period from the asset event.
-        context["outlet_events"][MARTS_ASSET].extra = {"period": period.label}
+        # The report DAG rewrites every report this update changed, named in the asset event.
+        context["outlet_events"][MARTS_ASSET].extra = {
+            key: summary[key] for key in ("period", "refreshed_later_periods", "refreshed_rollups")}
         return summary
 
     progress = wait_for_submissions()

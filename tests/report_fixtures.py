@@ -44,13 +44,17 @@ UNIT_FIGURES = [
 REJECTED_JSON = json.dumps(["Ô D12: tử số 130 lớn hơn mẫu số 120", "Ô B3: kỳ báo cáo \"13/2025\" không đọc được"],
                            ensure_ascii=False)
 FORMULA_REASON = "=HYPERLINK(\"http://x.invalid\",\"Bấm vào đây\")"
-# unit -> (status, received_at, file, reasons); every other expected unit sent on time.
+# unit -> (status, received_at, file, reasons); every other expected unit sent on time, once.
 STATUS = {
+    # Sent on time, then corrected after the deadline: still on time, shown as corrected.
+    "X-19387": ("on_time", "2025-03-20T14:30:45.654321+07:00", "2025-03/X-19387-sua.xlsx", None),
     "VL-NV": ("late", "2025-03-21T08:15:00+07:00", "2025-03/VL-NV.xlsx", None),
     "X-19375": ("missing", None, None, None),
     "X-19378": ("rejected", "2025-03-17T10:00:00.123456+07:00", "2025-03/Trung Nam & <sửa>.xlsx", REJECTED_JSON),
     "X-19384": ("rejected", "2025-03-18T16:45:00+07:00", "2025-03/X-19384.csv", FORMULA_REASON),
 }
+
+VERSIONS = {"X-19387": 2}  # file versions seen per unit where more than one
 
 
 def _pct(num: int, den: int) -> float | None:
@@ -122,8 +126,9 @@ def seed_march(url: str) -> None:
         conn.execute(text(
             "INSERT INTO mart_submission_status (period, unit_code, unit_name, status, received_at, file, reasons, "
             "deadline, versions) VALUES ('2025-03', :unit, :name, :status, :at, :file, :reasons, :deadline, "
-            "CASE WHEN :file IS NULL THEN 0 ELSE 1 END)"),
-            [dict(r, deadline=deadline) for r in rows])
+            ":versions)"),
+            [dict(r, deadline=deadline, versions=VERSIONS.get(r["unit"], 0 if r["file"] is None else 1))
+             for r in rows])
 
 
 def report_settings(tmp_path, url: str) -> Settings:

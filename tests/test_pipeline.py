@@ -107,6 +107,23 @@ def test_statuses_and_reasons(march_drive):
     assert ignored == [{"path": "ghi chu.txt"}]
 
 
+def test_an_on_time_submission_corrected_after_the_deadline_stays_on_time(march_drive):
+    share = march_drive.shared_drive
+    write_csv(share, "2025-03/X-19363-sua.csv", "X-19363", "2025-03",
+              [("NQ01-3", 35, 40), ("NQ01-1", 50, 60), ("NQ02-6", 0, 0), ("NQ01-5", 9, 10)], mtime=LATE)
+    # A late first file corrected later stays late.
+    write_csv(share, "xa/ben quan-sua.csv", "X-19366", "2025-03",
+              [("NQ01-3", 12, 60), ("NQ01-1", 20, 20), ("NQ02-6", 0, 0), ("NQ02-5", 10, 10)],
+              mtime="2025-03-24 10:00")
+    run(march_drive, MAR)
+    s = status(march_drive, MAR)
+    assert (s["X-19363"]["status"], s["X-19363"]["versions"], s["X-19363"]["file"]) == (
+        "on_time", 2, "2025-03/X-19363-sua.csv")
+    assert s["X-19363"]["received_at"].startswith("2025-03-20T08:00")  # the correction's time
+    assert (s["X-19366"]["status"], s["X-19366"]["versions"]) == ("late", 2)
+    assert area(march_drive, MAR, "NQ01-3")["numerator"] == 35 + 12 + 2  # the corrections count
+
+
 def test_year_to_date_sums_months_and_keeps_latest_for_the_catalogue(march_drive):
     share = march_drive.shared_drive
     write_csv(share, "2025-04/X-19363.csv", "X-19363", "2025-04", [("NQ01-3", 20, 20), ("NQ01-1", 55, 60)],
@@ -211,7 +228,11 @@ def test_cli_export_and_status(march_drive):
     status_rows = json.loads(subprocess.run(
         [sys.executable, "-m", "tthc.cli", "status", "--period", "2025-03", "--format", "json"],
         capture_output=True, text=True, env=env, check=True).stdout)
-    assert {r["unit_code"]: r["status"] for r in status_rows}["X-19366"] == "late"
+    by_unit = {r["unit_code"]: r for r in status_rows}
+    assert by_unit["X-19366"]["status"] == "late"
+    # Times to the minute, local time (the share's mtime may carry microseconds).
+    assert (by_unit["X-19366"]["received_at"], by_unit["X-19366"]["deadline"]) == (
+        "2025-03-20T08:00+07:00", "2025-03-20T00:00+07:00")
     unit_rows = json.loads(subprocess.run(
         [sys.executable, "-m", "tthc.cli", "export", "--period", "2025-03", "--level", "unit", "--format", "json"],
         capture_output=True, text=True, env=env, check=True).stdout)

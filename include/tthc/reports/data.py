@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..catalogue import Catalogue
+from ..catalogue import Catalogue, Issuer, Unit
 from ..marts.reconciliation import DISCREPANCY_POINTS
 from ..periods import Period, RollupPeriod
 from ..settings import Settings
@@ -30,15 +30,29 @@ class ReportData:
     units: list[dict]
     submissions: list[dict]
     discrepancies: list[dict]
+    # Who issues it: the catalogue's issuer (issuers.csv) on the period's last day.
+    issuer: Issuer
     # The area's rate per indicator and month since January up to the report's (last) month
     # ({code: [(label, pct)]}) and the months after which the expected units changed (the reorganisation).
     trend: dict[str, list[tuple[str, float | None]]] = field(default_factory=dict)
     unit_changes: list[str] = field(default_factory=list)
     catalogue: Catalogue | None = None
+    # The unit of a unit's own report (from 2025-07 each new commune issues one); None: the area summary.
+    unit: Unit | None = None
 
     @property
     def is_rollup(self) -> bool:
         return isinstance(self.period, RollupPeriod)
+
+    @property
+    def file_stem(self) -> str:
+        """'BaoCao_TTHC_2025-07' (the area summary), 'BaoCao_TTHC_2025-07_XM-19366' (a unit's own)."""
+        return f"BaoCao_TTHC_{self.label}" + (f"_{self.unit.code}" if self.unit else "")
+
+    @property
+    def coverage(self) -> str:
+        """Whose figures, in captions ('huyện', 'xã'): the issuer's words."""
+        return self.issuer.coverage_vi
 
     @property
     def kind(self) -> str:
@@ -162,21 +176,35 @@ def unit_ranking(data: ReportData) -> dict[str, list[dict]]:
     return ranking
 
 
-def load_report_data(conn, period: Period, settings: Settings, catalogue: Catalogue) -> ReportData:
-    area = sorted((_label(r, catalogue) for r in _rows(conn, "report_area", period)), key=lambda r: r["order"])
+def load_report_data(conn, period: Period, settings: Settings, catalogue: Catalogue,
+                     unit: Unit | None = None) -> ReportData:
+    """The area summary of the month, or with `unit` that unit's own report (its figures, its
+    submission, its discrepancies; no area trend or ranking), issued by whom the catalogue says."""
+    if unit is None:
+        area = _rows(conn, "report_area", period)
+    else:
+        area = _rows(conn, "report_unit_figures", period, unit_code=unit.code, year=period.year)
+    area = sorted((_label(r, catalogue) for r in area), key=lambda r: r["order"])
     unit_rank = {code: i for i, code in enumerate(catalogue.units)}  # the catalogue's unit order
     units = sorted((_label(r, catalogue) for r in _rows(conn, "report_units", period)),
                    key=lambda r: (unit_rank.get(r["unit_code"], _LAST), r["order"]))
     discrepancies = [r for r in (_label(r, catalogue) for r in _rows(
         conn, "report_discrepancies", period)) if not r["alias_of"]]
-    trend, changes = load_trend(conn, period.year, period)
-    scheme = area[0]["period_scheme"] if area else settings.period_scheme
+    submissions = _rows(conn, "report_submissions", period)
+    if unit is None:
+        trend, changes = load_trend(conn, period.year, period)
+    else:
+        trend, changes = {}, []
+        units, submissions, discrepancies = ([r for r in rows if r["unit_code"] == unit.code]
+                                             for rows in (units, submissions, discrepancies))
+    scheme = area[0]["period_scheme"] if area and area[0]["period_scheme"] else settings.period_scheme
     return ReportData(
         period=period, scheme=scheme,
         # The report is signed once the submission window has closed: that is the year it bears.
         issue_year=period.deadline(scheme, settings.deadline_workdays).year,
-        area=area, units=units, submissions=_rows(conn, "report_submissions", period),
+        area=area, units=units, submissions=submissions,
         discrepancies=discrepancies, trend=trend, unit_changes=changes, catalogue=catalogue,
+        issuer=catalogue.issuer(unit.code if unit else "area", period.last_day(scheme)), unit=unit,
     )
 
 
@@ -196,4 +224,5 @@ def load_rollup_report_data(conn, rollup: RollupPeriod, settings: Settings, cata
         period=rollup, scheme=scheme, issue_year=rollup.deadline(scheme, settings.deadline_workdays).year,
         area=area, units=units, submissions=_rows(conn, "report_rollup_submissions", rollup),
         discrepancies=discrepancies, trend=trend, unit_changes=changes, catalogue=catalogue,
+        issuer=catalogue.issuer("area", rollup.last_day(scheme)),
     )

@@ -28,7 +28,8 @@ from pathlib import Path
 import httpx
 
 from ...periods import LOCAL_TZ, Period
-from .privacy import redact, strip_personal
+from ...redaction import redact, safe_url, url_secrets
+from .privacy import strip_personal
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +99,9 @@ class PortalClient:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         if max_retries < 0:
             raise ValueError("max_retries must be 0 or more")
-        url = httpx.URL(base_url)
-        # Only scheme, host and port are ever shown: credentials in the URL stay out of messages.
-        self._shown_base = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
-        self._secrets = (token, url.password)
+        # Credentials or keys in the URL stay out of messages, like the token.
+        self._shown_base = safe_url(base_url)
+        self._secrets = (token, *url_secrets(base_url))
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.max_pages = max_pages
