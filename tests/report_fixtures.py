@@ -10,6 +10,7 @@ import json
 import pytest
 from sqlalchemy import text
 
+from tthc.calendar import DEFAULT_CALENDAR
 from tthc.catalogue import Catalogue
 from tthc.periods import Period
 from tthc.reports import write_monthly_report
@@ -76,8 +77,7 @@ def _meets(code: str, num: int, den: int) -> bool | None:
 def seed_march(url: str) -> None:
     """The ref_* rows the queries join and the three public marts, as the aggregation leaves them."""
     migrate(url)
-    scheme = "decree09"
-    units = CATALOGUE.units_in(MARCH, scheme)
+    units = CATALOGUE.units_in(MARCH, DEFAULT_CALENDAR)
     with transaction(url) as conn:
         conn.execute(text("INSERT INTO ref_unit (unit_code, name, unit_type, valid_from) "
                           "VALUES (:code, :name, :unit_type, '2019-01-01')"),
@@ -115,7 +115,7 @@ def seed_march(url: str) -> None:
             "INSERT INTO mart_reconciliation (period, unit_code, indicator_code, self_numerator, self_denominator, "
             "self_value_pct, portal_numerator, portal_denominator, portal_value_pct, difference_points) "
             "VALUES ('2025-03', 'X-19369', 'NQ01-4', 35, 50, 70.0, 40, 50, 80.0, -10.0)"))
-        deadline = MARCH.deadline(scheme, 3).isoformat()
+        deadline = DEFAULT_CALENDAR.deadline(MARCH).end.isoformat()
         rows = [{"unit": u.code, "name": u.name, "status": "on_time", "at": "2025-03-16T09:00:00+07:00",
                  "file": f"2025-03/{u.code}.xlsx", "reasons": None} for u in units if u.code not in STATUS]
         rows += [{"unit": code, "name": by_code[code].name, "status": s, "at": at, "file": f, "reasons": r}

@@ -3,7 +3,7 @@
 within a time bound, never with another exception; a count that gets through is a count.
 
 The budget (FUZZ_EXAMPLES examples per strategy, 4 strategies) keeps the module under a minute;
-`TTHC_FUZZ_EXAMPLES=5000` runs a longer campaign.
+`FUZZ_EXAMPLES=5000` runs a longer campaign.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import hostile
 from tthc.sources.shared_drive.cells import MAX_COUNT_DIGITS, count_value
 from tthc.sources.shared_drive.parse import ParsedSubmission, SubmissionParseError, parse_bytes
 
-FUZZ_EXAMPLES = int(os.environ.get("TTHC_FUZZ_EXAMPLES", "120"))
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "120"))
 TIME_BOUND = 10  # seconds for one input; a report parses in milliseconds
 FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -277,9 +277,28 @@ def test_progress_lists_missing_units_until_the_deadline(march_drive):
     before = orchestration.submission_progress(march_drive, MAR, now=datetime(2025, 3, 19, 23, 0, tzinfo=LOCAL_TZ))
     assert (before["expected"], before["received"], before["deadline_passed"]) == (30, 3, False)
     assert ["VL-YT", "Phòng Y tế"] in before["missing"] and ["VL-TP", "Phòng Tư pháp"] in before["missing"]
-    assert before["deadline"] == "2025-03-20T00:00:00+07:00"
+    assert before["deadline"] == "2025-03-19"  # the last day on time (the calendar's Deadline.last_day)
     after = orchestration.submission_progress(march_drive, MAR, now=datetime(2025, 3, 20, 0, 0, tzinfo=LOCAL_TZ))
     assert after["deadline_passed"] is True
+
+
+def test_2026_02_deadline_skips_tet_in_the_status_and_the_report(tthc_env):
+    """2026-02 closes on Saturday 14/02/2026; Tết days off are 16–20/02: files are on time until the
+    end of Wednesday 25/02 (on weekdays alone, 18/02)."""
+    feb = Period(2026, 2)
+    share = tthc_env.shared_drive
+    write_csv(share, "2026-02/XM-19363.csv", "XM-19363", "2026-02", [("NQ01-3", 3, 4)], mtime="2026-02-24 15:00")
+    write_csv(share, "2026-02/XM-19366.csv", "XM-19366", "2026-02", [("NQ01-3", 3, 4)], mtime="2026-02-26 08:00")
+    run(tthc_env, feb)
+    (period,) = rows(tthc_env, "SELECT deadline FROM ref_period WHERE period = '2026-02'")
+    assert str(period["deadline"]).startswith("2026-02-26T00:00:00")
+    got = status(tthc_env, feb)
+    assert (got["XM-19363"]["status"], got["XM-19366"]["status"]) == ("on_time", "late")
+    result = orchestration.report_period(tthc_env, feb)
+    from docx import Document
+
+    words = "\n".join(p.text for p in Document(result["docx"]).paragraphs)
+    assert "Hạn gửi báo cáo: hết ngày 25/02/2026." in words
 
 
 def test_a_late_or_corrected_file_reruns_only_its_already_reported_period(march_drive):

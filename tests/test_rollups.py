@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from drive import write_csv
 from tthc import orchestration
+from tthc.calendar import DEFAULT_CALENDAR
 from tthc.periods import Period, RollupPeriod
 from tthc.settings import DEFAULT_CATALOGUE_DIR, Settings
 from tthc.warehouse import get_engine, transaction
@@ -65,7 +66,7 @@ def test_rollup_labels_and_decree09_bounds():
     q1, h2, year = RollupPeriod.parse("2025-Q1"), RollupPeriod.parse("2025-H2"), RollupPeriod.parse("2025")
     assert [p.label for p in q1.months] == ["2025-01", "2025-02", "2025-03"]
     assert [p.label for p in h2.months][0] == "2025-07" and len(year.months) == 12
-    start, end = year.bounds("decree09")
+    start, end = DEFAULT_CALENDAR.bounds(year)
     assert (start.isoformat(), end.isoformat()) == ("2024-12-15T00:00:00+07:00", "2025-12-15T00:00:00+07:00")
     assert (q1.title_vi(), h2.title_vi(), year.title_vi()) == ("quý I năm 2025", "6 tháng cuối năm 2025", "năm 2025")
 
@@ -460,7 +461,7 @@ def test_a_period_without_an_issuer_says_which_row_is_missing(tmp_path):
     issuers.write_text("\n".join(l for l in issuers.read_text(encoding="utf-8").splitlines()
                                   if not l.startswith("area,UBND")) + "\n", encoding="utf-8")
     with pytest.raises(CatalogueError, match=r"no issuer for 'area' on 14/07/2025"):
-        Catalogue.load(catalogue).issuer("area", Period(2025, 7).last_day())
+        Catalogue.load(catalogue).issuer("area", DEFAULT_CALENDAR.last_day(Period(2025, 7)))
 
 
 def test_the_year_spans_the_reorganisation_and_meets_the_stretch_targets_or_not(year):
@@ -598,7 +599,7 @@ def test_alerts_of_a_rollup_run_name_the_rollup_period():
     timetable = ReportingPeriodTimetable("quarter")
     start, end = timetable.interval_for_label("2025-Q1")
     context = {"dag": SimpleNamespace(timetable=timetable), "data_interval_start": start, "data_interval_end": end,
-               "dag_run": SimpleNamespace(conf={}), "params": {}}
+               "logical_date": start, "dag_run": SimpleNamespace(conf={}), "params": {}}
     assert _context_period(context) == "2025-Q1"
     context["dag_run"] = SimpleNamespace(conf={"period": "2025-Q2"})
     assert _context_period(context) == "2025-Q2"

@@ -173,6 +173,7 @@ def test_board_content(client, monkeypatch):
     order = [r["attrs"]["data-status"] for r in page.tables["status"][1:]]
     assert order == sorted(order, key=board.STATUS_ORDER.index)
     assert "chưa gửi: 25" in " ".join(html.replace("<b>", "").replace("</b>", "").split())
+    assert "Hạn gửi báo cáo: hết ngày 19/03/2025" in html  # the reporting calendar's last day on time
 
     # Heat-map: columns are the period's indicators, cells the unit's rate coloured by the target.
     head = [a.get("data-indicator") for _, a in Tables(html).tables["heatmap"][0]["cells"][1:]]

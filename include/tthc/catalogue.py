@@ -9,6 +9,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
+from .calendar import DEFAULT_CALENDAR, ReportingCalendar
 from .periods import Period
 
 
@@ -29,9 +30,9 @@ class Unit:
     # there naming another unit is rejected. None: the unit is not bound to a folder.
     share_folder: str | None = None
 
-    def valid_in(self, period: Period, scheme: str = "decree09") -> bool:
+    def valid_in(self, period: Period, calendar: ReportingCalendar = DEFAULT_CALENDAR) -> bool:
         """Valid on the period's last day: from 2025-07 (15/06–14/07) the five new communes report."""
-        last = period.last_day(scheme)
+        last = calendar.last_day(period)
         return self.valid_from <= last and (self.valid_to is None or self.valid_to >= last)
 
 
@@ -110,8 +111,8 @@ class Catalogue:
         return _load(Path(directory).resolve())
 
     # --- queries -------------------------------------------------------------
-    def units_in(self, period: Period, scheme: str = "decree09") -> list[Unit]:
-        return [u for u in self.units.values() if u.valid_in(period, scheme)]
+    def units_in(self, period: Period, calendar: ReportingCalendar = DEFAULT_CALENDAR) -> list[Unit]:
+        return [u for u in self.units.values() if u.valid_in(period, calendar)]
 
     def applicable(self, unit: Unit) -> list[Indicator]:
         return [i for i in self.ordered_indicators() if i.applies(unit)]
@@ -149,11 +150,11 @@ class Catalogue:
         raise CatalogueError(f"issuers.csv: no issuer for {scope!r} on {day:%d/%m/%Y} "
                              f"(add a row for it, with valid_from/valid_to covering that day)")
 
-    def units_with_own_report(self, period: Period, scheme: str = "decree09") -> list[Unit]:
+    def units_with_own_report(self, period: Period, calendar: ReportingCalendar = DEFAULT_CALENDAR) -> list[Unit]:
         """Units that issue their own report for the period (from 2025-07 each new commune's People's
         Committee): those reporting in it with an issuer row of their own valid on its last day."""
-        day = period.last_day(scheme)
-        return [u for u in self.units_in(period, scheme)
+        day = calendar.last_day(period)
+        return [u for u in self.units_in(period, calendar)
                 if any(i.scope == u.code and i.valid_on(day) for i in self.issuers)]
 
     def canonical_code(self, code: str) -> str:

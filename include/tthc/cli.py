@@ -136,7 +136,7 @@ def cmd_template(args, settings: Settings) -> int:
     from .sources.shared_drive.template import write_templates
 
     paths = write_templates(Catalogue.load(settings.catalogue_dir), args.period, Path(args.out),
-                            unit_code=args.unit, scheme=settings.period_scheme)
+                            unit_code=args.unit, calendar=settings.calendar)
     for p in paths:
         print(p)
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..calendar import ReportingCalendar
 from ..catalogue import Catalogue, Issuer, Unit
 from ..marts.reconciliation import DISCREPANCY_POINTS
 from ..periods import Period, RollupPeriod
@@ -24,7 +25,7 @@ PERIOD_NOUN = {"month": "tháng", "quarter": "quý", "half_year": "6 tháng", "y
 @dataclass(frozen=True)
 class ReportData:
     period: Period | RollupPeriod
-    scheme: str
+    calendar: ReportingCalendar  # under the scheme the marts were computed with
     issue_year: int
     area: list[dict]
     units: list[dict]
@@ -68,7 +69,7 @@ class ReportData:
 
     @property
     def period_text(self) -> str:
-        return self.period.describe_vi(self.scheme)
+        return self.calendar.describe_vi(self.period)
 
     @property
     def month_label(self) -> str:
@@ -176,6 +177,12 @@ def unit_ranking(data: ReportData) -> dict[str, list[dict]]:
     return ranking
 
 
+def _calendar_of(area: list[dict], settings: Settings) -> ReportingCalendar:
+    """The deployment's calendar, under the scheme the marts were computed with where they say."""
+    stored = area[0]["period_scheme"] if area else None
+    return settings.calendar.with_scheme(stored) if stored else settings.calendar
+
+
 def load_report_data(conn, period: Period, settings: Settings, catalogue: Catalogue,
                      unit: Unit | None = None) -> ReportData:
     """The area summary of the month, or with `unit` that unit's own report (its figures, its
@@ -197,14 +204,14 @@ def load_report_data(conn, period: Period, settings: Settings, catalogue: Catalo
         trend, changes = {}, []
         units, submissions, discrepancies = ([r for r in rows if r["unit_code"] == unit.code]
                                              for rows in (units, submissions, discrepancies))
-    scheme = area[0]["period_scheme"] if area and area[0]["period_scheme"] else settings.period_scheme
+    calendar = _calendar_of(area, settings)
     return ReportData(
-        period=period, scheme=scheme,
+        period=period, calendar=calendar,
         # The report is signed once the submission window has closed: that is the year it bears.
-        issue_year=period.deadline(scheme, settings.deadline_workdays).year,
+        issue_year=calendar.deadline(period).last_day.year,
         area=area, units=units, submissions=submissions,
         discrepancies=discrepancies, trend=trend, unit_changes=changes, catalogue=catalogue,
-        issuer=catalogue.issuer(unit.code if unit else "area", period.last_day(scheme)), unit=unit,
+        issuer=catalogue.issuer(unit.code if unit else "area", calendar.last_day(period)), unit=unit,
     )
 
 
@@ -219,10 +226,10 @@ def load_rollup_report_data(conn, rollup: RollupPeriod, settings: Settings, cata
     discrepancies = [r for r in (_label(r, catalogue) for r in _rows(
         conn, "report_rollup_discrepancies", rollup)) if not r["alias_of"]]
     trend, changes = load_trend(conn, rollup.year, rollup.last)
-    scheme = area[0]["period_scheme"] if area else settings.period_scheme
+    calendar = _calendar_of(area, settings)
     return ReportData(
-        period=rollup, scheme=scheme, issue_year=rollup.deadline(scheme, settings.deadline_workdays).year,
+        period=rollup, calendar=calendar, issue_year=calendar.deadline(rollup).last_day.year,
         area=area, units=units, submissions=_rows(conn, "report_rollup_submissions", rollup),
         discrepancies=discrepancies, trend=trend, unit_changes=changes, catalogue=catalogue,
-        issuer=catalogue.issuer("area", rollup.last_day(scheme)),
+        issuer=catalogue.issuer("area", calendar.last_day(rollup)),
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import time
 from contextlib import contextmanager
-from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import Iterator
@@ -23,7 +22,7 @@ from .data import (
 )
 from .excel import write_workbook
 from .formatting import (
-    STATUS_VI, local_datetime, reason_list, safe_text, target_text, verdict, vn_datetime, vn_int,
+    STATUS_VI, reason_list, safe_text, target_text, verdict, vn_datetime, vn_int,
     vn_number, vn_pct,
 )
 
@@ -41,7 +40,7 @@ def write_monthly_report(conn, period: Period, settings: Settings, catalogue: Ca
     result = write_report(load_report_data(conn, period, settings, catalogue), settings, started)
     result["unit_reports"] = [
         write_report(load_report_data(conn, period, settings, catalogue, unit), settings)
-        for unit in catalogue.units_with_own_report(period, result["scheme"])]
+        for unit in catalogue.units_with_own_report(period, settings.calendar.with_scheme(result["scheme"]))]
     return result
 
 
@@ -76,7 +75,7 @@ def write_report(data: ReportData, settings: Settings, started: float | None = N
     return {
         "period": period.label,
         **extra,
-        "scheme": data.scheme,
+        "scheme": data.calendar.scheme,
         "issuer": data.issuer.short_name,
         "docx": str(docx_path),
         "xlsx": str(xlsx_path),
@@ -195,7 +194,7 @@ def unit_notes(data: ReportData) -> list[str]:
         ended: dict[str, int] = {}
         for code in sorted({u["unit_code"] for u in data.units if u.get("unit_valid_to")}):
             unit = data.catalogue.units.get(code)
-            if unit and unit.valid_to and unit.valid_to < data.period.last_day(data.scheme) and not unit.successor_code:
+            if unit and unit.valid_to and unit.valid_to < data.calendar.last_day(data.period) and not unit.successor_code:
                 ended[f"{unit.valid_to:%d/%m/%Y}"] = ended.get(f"{unit.valid_to:%d/%m/%Y}", 0) + 1
         for day, count in ended.items():
             notes.append(f"{count} đơn vị thôi hoạt động sau ngày {day} (cấp huyện không còn tổ chức): "
@@ -367,8 +366,6 @@ def submission_sentence(data: ReportData) -> str:
 
 
 def _deadline_text(data: ReportData) -> str:
-    deadline = next((s["deadline"] for s in data.submissions if s["deadline"]), None)
-    if not deadline:
+    if not data.submissions:  # a period nobody was asked about yet has no deadline to state
         return ""
-    # Stored as the exclusive end of the window: the day before is the last day.
-    return f". Hạn gửi báo cáo: hết ngày {local_datetime(deadline) - timedelta(minutes=1):%d/%m/%Y}"
+    return f". Hạn gửi báo cáo: hết ngày {data.calendar.deadline(data.period)}"

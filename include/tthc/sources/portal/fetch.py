@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from ...calendar import DEFAULT_CALENDAR, ReportingCalendar
 from ...periods import LOCAL_TZ, Period
 from ...redaction import redact, safe_url, url_secrets
 from .privacy import strip_personal
@@ -126,12 +127,12 @@ class PortalClient:
         self.close()
 
     # --- public API ----------------------------------------------------------
-    def iter_dossier_pages(self, unit_code: str, period: Period, scheme: str = "decree09"
+    def iter_dossier_pages(self, unit_code: str, period: Period, calendar: ReportingCalendar = DEFAULT_CALENDAR
                            ) -> Iterator[list[dict]]:
         """The unit's dossiers received or resolved in the period, one stripped page at a time."""
-        start, _ = period.bounds(scheme)
+        start, _ = calendar.bounds(period)
         params = {"maDonVi": unit_code, "tuNgay": f"{start:%Y%m%d}",
-                  "denNgay": f"{period.last_day(scheme):%Y%m%d}", "soBanGhi": self.page_size}
+                  "denNgay": f"{calendar.last_day(period):%Y%m%d}", "soBanGhi": self.page_size}
         total = pages = None
         page_no = 1
         while pages is None or page_no <= pages:
