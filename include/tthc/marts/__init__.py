@@ -37,7 +37,7 @@ def aggregate_period(settings: Settings, period: Period) -> dict:
                                             year_end=f"{period.year}-12")]
         for label in [period.label, *later]:
             refresh_period(conn, Period.parse(label))
-        rollups = refresh_rollups_after(conn, period)
+        rollups = refresh_rollups_after(conn, period, settings.calendar)
         status = {r["status"]: r["units"] for r in query(conn, "queries/submission_status_counts", p=period.label)}
         (area,) = query(conn, "queries/area_kpi_counts", p=period.label)
     summary = {"period": period.label, "status": status, "indicators": area["indicators"],
