@@ -1,4 +1,5 @@
-"""The reference catalogue (units, indicators, targets by year, report issuers by date), read from CSV data files."""
+"""The reference catalogue (units, indicators, targets by year, source precedence, report issuers by date),
+read from CSV data files."""
 
 from __future__ import annotations
 
@@ -66,6 +67,13 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Source:
+    code: str  # a package under tthc.sources, and the `source` of its figures in the warehouse
+    rank: int  # 1 counts first where a unit has figures from several sources
+    note: str
+
+
+@dataclass(frozen=True)
 class Issuer:
     """Who issues a report (Decree 30/2020 header, number, place and signature), valid for periods whose
     last day falls in [valid_from, valid_to]. Multi-line fields are written with '|' in issuers.csv."""
@@ -103,6 +111,7 @@ class Catalogue:
     units: dict[str, Unit]
     indicators: dict[str, Indicator]
     targets: dict[tuple[str, int], Target]
+    sources: dict[str, Source]  # by rank
     directory: Path
     issuers: tuple[Issuer, ...] = ()
 
@@ -221,7 +230,31 @@ def _load(directory: Path) -> Catalogue:
         t = Target(r["indicator_code"], int(r["year"]), r["comparator"], float(r["target_pct"]),
                    float(r["stretch_pct"]) if r["stretch_pct"] else None, r["note"])
         targets[(t.indicator_code, t.year)] = t
-    return Catalogue(units, indicators, targets, directory, _issuers(directory / "issuers.csv", units))
+    return Catalogue(units, indicators, targets, _sources(directory / "source_precedence.csv"), directory,
+                     _issuers(directory / "issuers.csv", units))
+
+
+def _sources(path: Path) -> dict[str, Source]:
+    rows = _read(path)
+    missing = {"source", "rank"} - set(rows[0] if rows else ())
+    if not rows or missing:
+        raise CatalogueError(f"{path.name}: expected a row per source with columns source, rank"
+                             + (f" (missing: {', '.join(sorted(missing))})" if rows else ""))
+    sources: dict[str, Source] = {}
+    for line, r in enumerate(rows, start=2):
+        where = f"{path.name}, line {line}"
+        if not r["source"]:
+            raise CatalogueError(f"{where}: source is empty")
+        if r["source"] in sources:
+            raise CatalogueError(f"{where}: source {r['source']} is listed twice")
+        if not r["rank"].isdigit() or int(r["rank"]) < 1:
+            raise CatalogueError(f"{where}: {r['source']}: rank must be a whole number from 1, not {r['rank']!r}")
+        rank = int(r["rank"])
+        same = next((s.code for s in sources.values() if s.rank == rank), None)
+        if same:
+            raise CatalogueError(f"{where}: {r['source']} has the rank {rank} of {same}: each source needs its own rank")
+        sources[r["source"]] = Source(r["source"], rank, r.get("note", ""))
+    return dict(sorted(sources.items(), key=lambda item: item[1].rank))
 
 
 def _lines(value: str) -> tuple[str, ...]:

@@ -77,7 +77,7 @@ def _columns(conn, name: str, period: Period) -> tuple[list[dict], list[str]]:
 
     from .warehouse import read_sql
 
-    (statement,) = read_sql(name)
+    (statement,) = read_sql(name, conn.dialect.name)
     result = conn.execute(text(statement), {"period": period.label})
     columns = list(result.keys())
     return [dict(r._mapping) for r in result], columns

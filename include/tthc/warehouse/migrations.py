@@ -1,4 +1,5 @@
-"""The versioned schema (include/sql/schema/[<dialect>/]V*.sql), applied once, in one locked transaction."""
+"""The versioned schema (include/sql/schema/[<dialect>/]V*.sql), applied once, and the derived views
+(models declaring refresh='schema'), re-created from their current SQL: one locked transaction."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from sqlalchemy.engine import Connection
 
 from ..settings import SQL_DIR, Settings
 from .engine import execute_file, lock_for_writing, now_local, transaction
+from .sqlfiles import MODELS_DIR, models_in_order
 
 
 def migrate(url: str) -> list[str]:
-    """Apply the versioned schema files (include/sql/schema/[<dialect>/]V*.sql) not yet applied."""
+    """Apply the versioned schema files (include/sql/schema/[<dialect>/]V*.sql) not yet applied, then
+    re-create the derived views, so a changed view needs no migration. A migration changing a column
+    a view reads drops that view first (it is re-created right after). Returns the versions applied."""
     applied_now = []
     with transaction(url) as conn:
         # Parallel first runs must not race on the DDL: writers queue (SQLite) or take the lock (PostgreSQL).
@@ -28,6 +32,8 @@ def migrate(url: str) -> list[str]:
             conn.execute(text("INSERT INTO schema_version (version, applied_at) VALUES (:v, :t)"),
                          {"v": version, "t": now_local()})
             applied_now.append(version)
+        for view in models_in_order("schema"):
+            execute_file(conn, f"{MODELS_DIR}/{view}")
     return applied_now
 
 
