@@ -188,3 +188,11 @@ def test_an_older_embedded_warehouse_gets_its_views_replaced(tmp_path):
 @pytest.mark.postgres
 def test_an_older_postgresql_warehouse_gets_its_views_replaced(pg_url):
     _an_older_warehouse_gets_its_views_replaced(pg_url)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_every_migration_has_its_own_version_number(dialect):
+    from tthc.warehouse.migrations import schema_files
+
+    numbers = [int(p.name[1:].split("__")[0]) for p in schema_files(dialect)]
+    assert numbers == sorted(set(numbers)) and len(numbers) >= 6

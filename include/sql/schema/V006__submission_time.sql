@@ -14,13 +14,4 @@ ALTER TABLE file_observation ADD COLUMN received_at TEXT;
 -- Sightings recorded before this rule: no scan history, so the modification time, capped at first sight.
 UPDATE file_observation SET received_at = CASE WHEN mtime < first_seen_at THEN mtime ELSE first_seen_at END;
 
-DROP VIEW core_submission_version;
-
--- Versions of each unit's submission per period with their outcome and time (see above).
-CREATE VIEW core_submission_version AS
-SELECT v.period, s.unit_code, v.file_hash, v.outcome, v.reasons,
-       MIN(o.received_at) AS received_at, MIN(o.path) AS file_path
-FROM validation_result v
-JOIN stg_submission s ON s.file_hash = v.file_hash
-JOIN file_observation o ON o.file_hash = v.file_hash
-GROUP BY v.period, s.unit_code, v.file_hash, v.outcome, v.reasons;
+-- core_submission_version (a model re-created after every migration) reads received_at.
