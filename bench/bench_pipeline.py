@@ -41,9 +41,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "include"))
 
-from tthc import dossiers  # noqa: E402
 from tthc.periods import Period  # noqa: E402
-from tthc.sources.portal import client as portal_client  # noqa: E402
+from tthc.sources.portal import fetch as portal_client  # noqa: E402
+from tthc.sources.portal import privacy  # noqa: E402
+from tthc.sources.portal import stage as dossiers  # noqa: E402
 from tthc.settings import DEFAULT_CATALOGUE_DIR, Settings  # noqa: E402
 
 DOSSIERS = int(os.environ.get("BENCH_DOSSIERS", "1000000"))
@@ -56,7 +57,7 @@ TARGETS = {"processing_s": 30.0, "end_to_end_s": 90.0, "peak_mb": 2048.0, "ratio
 
 # Portal field -> floor column (the fact_dossier columns, raw portal values, no conversion).
 FLOOR_FIELDS = ("MaHoSo", "MaTTHC", "MaLinhVuc", "DonViXuLy", "KenhThucHien", "TrangThaiHoSo",
-                "NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", *dossiers.FLAGS, "DanhGia", "ChuHoSoKey")
+                "NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", *privacy.FLAGS, "DanhGia", "ChuHoSoKey")
 
 
 def log(msg: str) -> None:

@@ -200,10 +200,14 @@ def test_personal_fields_the_client_failed_to_strip_quarantine_the_batch(setting
 
 
 # --- failures --------------------------------------------------------------------------------
-@pytest.mark.parametrize("fault", ["server_error", "total_changes"])
+@pytest.mark.parametrize("fault", ["server_error", "total_changes", "short_page"])
 def test_a_portal_failure_half_way_loads_nothing_and_archives_nothing(settings, portal, client, fault):
     portal.add_dossiers(HO_XA, boundary_dossiers(HO_XA))
-    if fault == "server_error":
+    if fault == "short_page":  # page 2 of 4 empty: 2 of the 7 announced records would load as 'loaded'
+        portal.inject("slow", seconds=0)
+        portal.inject("short_page")
+        expected = PortalDataError
+    elif fault == "server_error":
         portal.inject("slow", seconds=0)  # page 1 is served; page 2 fails past the retries
         portal.inject("server_error", count=client.max_retries + 1)
         expected = PortalUnavailableError

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import hmac
 import logging
+import time
 import traceback
 from collections import Counter
 from datetime import date, datetime
@@ -14,6 +15,7 @@ import pytest
 
 from tthc.periods import LOCAL_TZ, Period
 from tthc.sources.portal import (
+    KEPT_FIELDS,
     PERSONAL_FIELDS,
     PortalAuthError,
     PortalClient,
@@ -30,6 +32,7 @@ from tthc_testing.fake_portal import LOOKBACK_DAYS, FakePortal, make_dossier
 MARCH = Period(2025, 3)  # Decree 09: 15/02/2025 00:00 to 14/03/2025 23:59:59
 CANARY_TOKEN = "canary-tok-7f3a9c21e5"
 CANARY_NAME, CANARY_ID, CANARY_PHONE = "Canary Trịnh Thị Zê", "099912345678", "0999123456"
+CANARY_EMAIL, CANARY_ADDRESS = "canary.ze@example.vn", "Thôn Canary, xã Vĩnh Zê"
 
 
 class SleepRecorder(list):
@@ -184,11 +187,83 @@ def test_total_changing_between_pages_is_a_data_error(portal, make_client):
         next(pages)
 
 
-def test_error_code_is_a_data_error_with_the_portals_message(portal, make_client):
-    portal.inject("error_code", message="Hệ thống đang bảo trì")
-    with pytest.raises(PortalDataError, match="'99'.*Hệ thống đang bảo trì"):
+def test_error_code_is_a_data_error_without_the_portals_message(portal, make_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    portal.inject("error_code", message=f"Không xử lý được hồ sơ của {CANARY_NAME}, CCCD {CANARY_ID}")
+    with pytest.raises(PortalDataError, match=r"error_code '99' \(a JSON object with keys error_code, message; "
+                                              r"the message is not shown\)") as err:
         records(make_client())
     assert portal.requests == 1
+    assert_nothing_quoted(err.value, caplog)
+
+
+def test_a_not_json_body_is_described_by_its_shape_only(portal, make_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    body = f"<html>Lỗi: hồ sơ của {CANARY_NAME} ({CANARY_ID}) không hợp lệ</html>".encode()
+    portal.inject("not_json", count=3, body=body)
+    with pytest.raises(PortalDataError, match=f"not JSON \\(text/html, {len(body)} bytes\\)") as err:
+        records(make_client(max_retries=2))
+    assert "retry 1/2" in caplog.text
+    assert_nothing_quoted(err.value, caplog)
+
+
+def assert_nothing_quoted(error: Exception, caplog) -> None:
+    shown = [str(error), repr(error), caplog.text, "".join(traceback.format_exception(error))]
+    for value in (CANARY_NAME, CANARY_ID, "Không xử lý", "Lỗi: hồ sơ"):
+        assert not [s for s in shown if value in s], value
+
+
+# --- whole or nothing: the announced total -------------------------------------------------
+def test_an_empty_page_before_the_announced_total_is_a_data_error(portal, make_client):
+    portal.add_dossiers("H1", hand_made("H1", 2500))
+    pages = make_client(page_size=1000).iter_dossier_pages("H1", MARCH)
+    assert len(next(pages)) == 1000
+    portal.inject("short_page")  # page 2 of 3: the total still says 2,500, but no records
+    with pytest.raises(PortalDataError, match="page 2 of 3 has no records after 1000 of the 2500 announced "
+                                              r"\(tongSoBanGhi\); the unit-period is not loaded"):
+        next(pages)
+
+
+def test_pages_adding_up_to_less_than_the_total_are_a_data_error(portal, make_client):
+    portal.add_dossiers("H1", hand_made("H1", 25))
+    portal.inject("slow", seconds=0)
+    portal.inject("short_page", keep=4)  # page 2 of 3 serves 4 of its 10 records
+    with pytest.raises(PortalDataError, match=r"19 records in 3 pages, but the portal announced 25 "
+                                              r"\(tongSoBanGhi\); the unit-period is not loaded"):
+        records(make_client(page_size=10), "H1")
+
+
+# --- one deadline per unit -----------------------------------------------------------------
+def test_a_portal_dripping_bytes_is_abandoned_at_the_fetch_deadline(portal, make_client):
+    portal.inject("drip", seconds=0.05)  # each read gets a byte well within the read timeout
+    client = make_client(timeout=0.5, fetch_deadline=1.0, max_retries=0)
+    started = time.monotonic()
+    with pytest.raises(PortalUnavailableError, match=r"ran out of its 1 s \(TTHC_PORTAL_FETCH_DEADLINE\) "
+                                                     r"while reading a response"):
+        records(client)
+    assert time.monotonic() - started < 2.5
+
+
+def test_a_retry_that_would_end_after_the_deadline_is_not_waited_for(portal, make_client, sleeps):
+    portal.inject("rate_limit", seconds=60)
+    with pytest.raises(PortalUnavailableError, match="ran out of its 30 s .* a retry in 60 s"):
+        records(make_client(fetch_deadline=30))
+    assert sleeps == [] and portal.requests == 1
+
+
+def test_procedures_and_pages_share_the_units_deadline(portal, make_client):
+    now = [0.0]
+    client = make_client(fetch_deadline=10, clock=lambda: now[0])
+    deadline = client.deadline()
+    assert client.fetch_procedures("U1", deadline)
+    now[0] = 10.0  # the procedures took the whole budget
+    with pytest.raises(PortalUnavailableError, match="ran out of its 10 s .* before the request"):
+        records_until(client, deadline)
+    assert portal.requests == 1
+
+
+def records_until(client, deadline, unit="U1"):
+    return [r for page in client.iter_dossier_pages(unit, MARCH, deadline=deadline) for r in page]
 
 
 def test_too_many_pages_fails_before_fetching_them(portal, make_client):
@@ -237,8 +312,11 @@ def test_token_absent_from_retry_logs_and_failures(portal, sleeps, caplog):
 
 def test_personal_data_never_leaves_the_client(portal, make_client, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
-    planted = hand_made("H1", 3, ChuHoSo=CANARY_NAME, SoGiayToChuHoSo=CANARY_ID,
-                        SoDienThoai=CANARY_PHONE)
+    # The spec's three personal fields, and what real portals add beside them: only an allow-list
+    # keeps fields nobody named out of the archive.
+    planted = hand_made("H1", 3, ChuHoSo=CANARY_NAME, SoGiayToChuHoSo=CANARY_ID, SoDienThoai=CANARY_PHONE,
+                        chuHoSo=CANARY_NAME, soDienThoai=CANARY_PHONE, EmailChuHoSo=CANARY_EMAIL,
+                        DiaChiChuHoSo=CANARY_ADDRESS, NguoiNopHoSo={"HoTen": CANARY_NAME, "CCCD": CANARY_ID})
     planted[1]["SoGiayToChuHoSo"] = "0999 1234 5678"  # same person, typed with spaces
     portal.add_dossiers("H1", planted)
     salt = b"test-salt"
@@ -246,11 +324,12 @@ def test_personal_data_never_leaves_the_client(portal, make_client, tmp_path, ca
     archive = tmp_path / "H1" / "2025-03.jsonl.gz"
     got = [r for page in archive_pages(client.iter_dossier_pages("H1", MARCH), archive) for r in page]
 
-    assert len(got) == 3 and all(not set(PERSONAL_FIELDS) & r.keys() for r in got)
+    assert len(got) == 3 and all(r.keys() <= {*KEPT_FIELDS, "ChuHoSoKey"} for r in got)
+    assert all(not set(PERSONAL_FIELDS) & r.keys() for r in got)
     key = hmac.new(salt, CANARY_ID.encode(), hashlib.sha256).hexdigest()
     assert {r["ChuHoSoKey"] for r in got} == {key}
     stored = gzip.decompress(archive.read_bytes()).decode("utf-8")
-    for value in (CANARY_NAME, CANARY_ID, CANARY_PHONE, "0999 1234 5678"):
+    for value in (CANARY_NAME, CANARY_ID, CANARY_PHONE, CANARY_EMAIL, CANARY_ADDRESS, "0999 1234 5678"):
         assert value not in stored and value not in caplog.text
     assert [r for page in read_archive(archive) for r in page] == got
     assert [p.name for p in archive.parent.iterdir()] == [archive.name]

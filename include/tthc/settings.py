@@ -19,6 +19,13 @@ class SettingsError(ValueError):
     """A setting has a value the pipeline cannot use."""
 
 
+def _number(value, name: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise SettingsError(f"{name}={value!r}: expected a number of seconds") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -29,6 +36,8 @@ class Settings:
     catalogue_dir: Path = DEFAULT_CATALOGUE_DIR
     portal_url: str | None = None
     portal_token: str | None = field(default=None, repr=False)
+    # Seconds a unit's whole portal fetch may take (procedures, every page, retries).
+    portal_fetch_deadline: float = 900.0
     period_scheme: str = "decree09"
     # Working days after the period's last day on which submissions are still on time.
     deadline_workdays: int = 3
@@ -53,6 +62,7 @@ class Settings:
             catalogue_dir=Path(get("TTHC_CATALOGUE_DIR") or DEFAULT_CATALOGUE_DIR).expanduser(),
             portal_url=get("TTHC_PORTAL_URL"),
             portal_token=get("TTHC_PORTAL_TOKEN"),
+            portal_fetch_deadline=_number(get("TTHC_PORTAL_FETCH_DEADLINE") or 900, "TTHC_PORTAL_FETCH_DEADLINE"),
             period_scheme=get("TTHC_PERIOD_SCHEME") or "decree09",
             deadline_workdays=int(get("TTHC_DEADLINE_WORKDAYS") or 3),
         )
@@ -69,6 +79,9 @@ class Settings:
             )
         if self.deadline_workdays < 0:
             raise SettingsError("TTHC_DEADLINE_WORKDAYS must be 0 or more")
+        if not 0 < self.portal_fetch_deadline < float("inf"):
+            raise SettingsError(f"TTHC_PORTAL_FETCH_DEADLINE={self.portal_fetch_deadline!r}: expected a positive "
+                                f"number of seconds")
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)

@@ -63,7 +63,7 @@ _GIVEN = {0: ("Hùng", "Dũng", "Nam", "Long", "Tuấn", "Hải", "Sơn", "Bình
 # a query only needs the months from LOOKBACK_DAYS before its start.
 LOOKBACK_DAYS = 40
 FAULT_KINDS = ("rate_limit", "server_error", "slow", "not_json", "total_changes", "bad_token",
-               "error_code", "chunked")
+               "error_code", "chunked", "short_page", "drip")
 _PORTAL_FMT = "%Y%m%d%H%M%S"
 
 
@@ -201,7 +201,9 @@ class FakePortal:
         """The next `count` dossier requests fail this way; faults queue up in order.
 
         Options: rate_limit(seconds=1), slow(seconds=2), total_changes(delta=1),
-        error_code(message=...).
+        error_code(message=...), not_json(body=b"..."), drip(seconds=1.5): the page one byte at a
+        time, `seconds` apart; short_page(keep=0): the page with its total but only its first `keep`
+        records.
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
@@ -364,7 +366,8 @@ class FakePortal:
         if kind == "server_error":
             return h.send_json(500, {"error_code": "500", "message": "Internal server error"})
         if kind == "not_json":
-            return h.send(200, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
+            return h.send(200, fault.opts.get("body", b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+                          "text/html")
         if kind == "error_code":
             return h.send_json(200, {"error_code": "99", "message": fault.opts.get(
                 "message", "Lỗi hệ thống: không truy vấn được dữ liệu hồ sơ")})
@@ -375,9 +378,12 @@ class FakePortal:
         total = len(rows) + (fault.opts.get("delta", 1) if kind == "total_changes" else 0)
         head = json.dumps({"error_code": "0", "message": "Thành công", "tongSoBanGhi": total,
                            "trang": page, "soBanGhi": size}, ensure_ascii=False)
-        body = b"".join((head[:-1].encode("utf-8"), b',"data":[',
-                         b",".join(rows[(page - 1) * size:page * size]), b"]}"))
-        h.send(200, body, "application/json; charset=utf-8", chunked=kind == "chunked")
+        served = rows[(page - 1) * size:page * size]
+        if kind == "short_page":
+            served = served[:fault.opts.get("keep", 0)]
+        body = b"".join((head[:-1].encode("utf-8"), b',"data":[', b",".join(served), b"]}"))
+        h.send(200, body, "application/json; charset=utf-8", chunked=kind == "chunked",
+               drip=fault.opts.get("seconds", 1.5) if kind == "drip" else None)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -393,7 +399,7 @@ class _Handler(BaseHTTPRequestHandler):
                   "application/json; charset=utf-8", headers=headers)
 
     def send(self, status: int, body: bytes, content_type: str, *, headers: dict | None = None,
-             chunked: bool = False) -> None:
+             chunked: bool = False, drip: float | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         for name, value in (headers or {}).items():
@@ -401,7 +407,13 @@ class _Handler(BaseHTTPRequestHandler):
         if not chunked:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if drip is None:
+                self.wfile.write(body)
+                return
+            for i in range(len(body)):  # as a stalled proxy does: every read gets a byte in time
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(drip)
             return
         # As proxies often stream: no Content-Length, so only the body's real size tells.
         self.send_header("Transfer-Encoding", "chunked")

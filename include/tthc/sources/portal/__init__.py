@@ -16,9 +16,10 @@ from .fetch import (
     portal_from_settings,
     read_archive,
 )
-from .privacy import PERSONAL_FIELDS, redact, salt_from_env, strip_personal
+from .privacy import KEPT_FIELDS, PERSONAL_FIELDS, redact, salt_from_env, strip_personal
 
 __all__ = [
+    "KEPT_FIELDS",
     "PERSONAL_FIELDS",
     "PortalAuthError",
     "PortalClient",

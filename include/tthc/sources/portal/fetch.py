@@ -6,8 +6,15 @@ not a new pipeline. Guarantees the pipeline relies on:
 * records are yielded page by page with personal data already stripped (privacy.py);
 * the token never appears in an exception message, a repr or a log line;
 * a unit-period either comes out whole or raises: a failure half-way is an exception, never
-  a short result. Duplicates (same MaHoSo on two pages) are passed through: deduplication by
-  MaHoSo happens in the warehouse, which sees the whole unit-period.
+  a short result. The records fetched must add up to the total the portal announced
+  (tongSoBanGhi): an empty or short page ends the fetch with a PortalDataError. The total counts
+  the records served, a repeat included: duplicates (same MaHoSo on two pages) are passed through
+  and deduplicated afterwards, in the warehouse, which sees the whole unit-period;
+* nothing the portal sends (a body, its `message`, a value) is ever quoted in an exception or a log
+  line: those reach the task-failure e-mail and the webhook, and a portal's error text can carry a
+  name or an ID number. Only its shape is described (content type, length, JSON keys);
+* each unit's fetch has an overall deadline (TTHC_PORTAL_FETCH_DEADLINE): a portal that drips
+  a byte at a time cannot hold a worker (and a slot of the tthc_portal pool) for ever.
 """
 
 from __future__ import annotations
@@ -38,6 +45,10 @@ MAX_PAGE_SIZE = 1000  # the contract's ceiling for soBanGhi
 # A Retry-After of hours would stall a task silently; past this, failing is more useful.
 MAX_RETRY_AFTER = 600.0
 MAX_BACKOFF = 60.0
+# A unit's whole fetch (procedures and every page, retries included) ends by then: the pool's slots
+# are few, and a 10,000-dossier unit takes seconds on a healthy portal.
+DEFAULT_FETCH_DEADLINE = 900.0
+SHOWN_KEYS = 12  # JSON keys named when describing an unexpected answer
 
 _PORTAL_DATETIME = re.compile(r"^\d{14}$")
 # gzip level of the page archives. 1 (fastest), not 6 or gzip's default 9: on the portal's JSON
@@ -93,22 +104,28 @@ class PortalClient:
     def __init__(self, base_url: str, token: str, *, timeout: float = 30, max_retries: int = 5,
                  backoff_base: float = 0.5, max_pages: int = 10_000, max_page_bytes: int = 20_000_000,
                  page_size: int = MAX_PAGE_SIZE, salt: bytes | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 fetch_deadline: float = DEFAULT_FETCH_DEADLINE,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         if max_retries < 0:
             raise ValueError("max_retries must be 0 or more")
+        if not fetch_deadline > 0:
+            raise ValueError("fetch_deadline must be a positive number of seconds")
         url = httpx.URL(base_url)
         # Only scheme, host and port are ever shown: credentials in the URL stay out of messages.
         self._shown_base = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
         self._secrets = (token, url.password)
+        self.timeout = timeout
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.max_pages = max_pages
         self.max_page_bytes = max_page_bytes
         self.page_size = page_size
+        self.fetch_deadline = fetch_deadline
         self._salt = salt
         self._sleep = sleep
+        self._clock = clock
         self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout,
                                   headers={"Authorization": f"Bearer {token}",
                                            "Accept": "application/json"})
@@ -126,17 +143,27 @@ class PortalClient:
         self.close()
 
     # --- public API ----------------------------------------------------------
-    def iter_dossier_pages(self, unit_code: str, period: Period, scheme: str = "decree09"
-                           ) -> Iterator[list[dict]]:
-        """The unit's dossiers received or resolved in the period, one stripped page at a time."""
+    def deadline(self) -> float:
+        """The clock reading by which a unit's fetch starting now must be over: pass it to both
+        fetch_procedures and iter_dossier_pages so that they share one budget."""
+        return self._clock() + self.fetch_deadline
+
+    def iter_dossier_pages(self, unit_code: str, period: Period, scheme: str = "decree09",
+                           deadline: float | None = None) -> Iterator[list[dict]]:
+        """The unit's dossiers received or resolved in the period, one stripped page at a time.
+
+        Raises PortalDataError, after the last page, when the pages do not add up to the total the
+        portal announced, and at once on an empty page before it: never a short result."""
+        deadline = self.deadline() if deadline is None else deadline
         start, _ = period.bounds(scheme)
         params = {"maDonVi": unit_code, "tuNgay": f"{start:%Y%m%d}",
                   "denNgay": f"{period.last_day(scheme):%Y%m%d}", "soBanGhi": self.page_size}
         total = pages = None
+        fetched = 0
         page_no = 1
         while pages is None or page_no <= pages:
             where = f"{HOSO_PATH} (maDonVi={unit_code}, trang={page_no})"
-            body = self._get_json(HOSO_PATH, {**params, "trang": page_no}, where)
+            body = self._get_json(HOSO_PATH, {**params, "trang": page_no}, where, deadline)
             page_total = self._count(body, "tongSoBanGhi", where)
             records = self._records(body, where)
             if total is None:
@@ -154,42 +181,60 @@ class PortalClient:
             log.info("portal: unit %s period %s page %d/%d: %d records",
                      unit_code, period, page_no, pages, len(records))
             if not records:
+                if fetched < total:
+                    raise self._error(PortalDataError, f"{where}: page {page_no} of {pages} has no records "
+                                                       f"after {fetched} of the {total} announced (tongSoBanGhi); "
+                                                       f"the unit-period is not loaded")
                 return
+            fetched += len(records)
             yield [strip_personal(r, self._salt) for r in records]
             page_no += 1
+        if fetched != total:
+            raise self._error(PortalDataError,
+                              f"{HOSO_PATH} (maDonVi={unit_code}): {fetched} records in {pages} pages, but the "
+                              f"portal announced {total} (tongSoBanGhi); the unit-period is not loaded")
 
-    def fetch_procedures(self, unit_code: str) -> list[dict]:
+    def fetch_procedures(self, unit_code: str, deadline: float | None = None) -> list[dict]:
         """The unit's procedure catalogue with DuDieuKienToanTrinh / DaCungCapToanTrinh."""
+        deadline = self.deadline() if deadline is None else deadline
         where = f"{TTHC_PATH} (maDonVi={unit_code})"
-        records = self._records(self._get_json(TTHC_PATH, {"maDonVi": unit_code}, where), where)
+        records = self._records(self._get_json(TTHC_PATH, {"maDonVi": unit_code}, where, deadline), where)
         log.info("portal: unit %s: %d procedures", unit_code, len(records))
         return records
 
     # --- transport -----------------------------------------------------------
-    def _get_json(self, path: str, params: dict, where: str) -> dict:
+    def _get_json(self, path: str, params: dict, where: str, deadline: float) -> dict:
         """One JSON object from the portal, retrying what may pass; error_code checked."""
         for attempt in range(self.max_retries + 1):
             try:
-                body = self._attempt(path, params, where)
+                body = self._attempt(path, params, where, deadline)
                 break
             except _Transient as problem:
                 if attempt == self.max_retries:
                     raise self._error(problem.final,
                                       f"{where}: giving up after {attempt + 1} attempts: {problem}") from None
                 delay = problem.retry_after if problem.retry_after is not None else self._backoff(attempt)
+                if self._clock() + delay >= deadline:
+                    raise self._overdue(where, f"a retry in {delay:.0f} s after: {problem}")
                 log.warning("portal: %s: %s; retry %d/%d in %.1f s",
                             where, self._clean(str(problem)), attempt + 1, self.max_retries, delay)
                 self._sleep(delay)
         if not isinstance(body, dict):
-            raise self._error(PortalDataError, f"{where}: expected a JSON object, got {type(body).__name__}")
+            raise self._error(PortalDataError, f"{where}: expected a JSON object, got {_shape(body)}")
         if str(body.get("error_code")) != "0":
-            raise self._error(PortalDataError, f"{where}: portal error_code {body.get('error_code')!r}: "
-                                               f"{body.get('message') or '(no message)'}")
+            # The portal's `message` is never quoted: it may name the applicant it choked on.
+            raise self._error(PortalDataError, f"{where}: portal error_code {_code(body.get('error_code'))} "
+                                               f"({_shape(body)}; the message is not shown)")
         return body
 
-    def _attempt(self, path: str, params: dict, where: str):
+    def _attempt(self, path: str, params: dict, where: str, deadline: float):
+        remaining = deadline - self._clock()
+        if remaining <= 0:
+            raise self._overdue(where, "before the request")
         try:
-            with self._http.stream("GET", path, params=params) as resp:
+            # No single read may outlast the unit's deadline either.
+            with self._http.stream("GET", path, params=params,
+                                   timeout=httpx.Timeout(min(self.timeout, remaining))) as resp:
                 status = resp.status_code
                 if status in (401, 403):
                     raise self._error(PortalAuthError,
@@ -202,16 +247,18 @@ class PortalClient:
                     raise _Transient(f"HTTP {status}")
                 if status != 200:
                     raise self._error(PortalError, f"{where}: unexpected HTTP {status}")
-                raw = self._read_limited(resp, where)
+                raw = self._read_limited(resp, where, deadline)
+                content_type = resp.headers.get("Content-Type", "no content type")[:60]
         except httpx.TransportError as exc:  # timeouts, refused or dropped connections
             raise _Transient(f"{type(exc).__name__}: {exc}") from None
         try:
             return json.loads(raw)
         except ValueError:
-            # A proxy's HTML error page is often transient: retry it like a 5xx.
-            raise _Transient(f"the response is not JSON ({raw[:40]!r}…)", final=PortalDataError) from None
+            # A proxy's HTML error page is often transient: retry it like a 5xx. Its text is not shown.
+            raise _Transient(f"the response is not JSON ({content_type}, {len(raw)} bytes)",
+                             final=PortalDataError) from None
 
-    def _read_limited(self, resp: httpx.Response, where: str) -> bytes:
+    def _read_limited(self, resp: httpx.Response, where: str, deadline: float) -> bytes:
         declared = resp.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_page_bytes:
             raise self._error(PortalDataError, f"{where}: response of {declared} bytes exceeds the "
@@ -222,6 +269,8 @@ class PortalClient:
             if size > self.max_page_bytes:  # chunked or lying responses have no usable length
                 raise self._error(PortalDataError, f"{where}: response exceeds the limit of "
                                                    f"{self.max_page_bytes} bytes")
+            if self._clock() >= deadline:  # a trickle resets the read timeout at every byte
+                raise self._overdue(where, f"while reading a response ({size} bytes so far)")
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -236,12 +285,17 @@ class PortalClient:
     def _error(self, cls: type[PortalError], message: str) -> PortalError:
         return cls(self._clean(message))
 
+    def _overdue(self, where: str, when: str) -> PortalError:
+        return self._error(PortalUnavailableError,
+                           f"{where}: the unit's fetch ran out of its {self.fetch_deadline:g} s "
+                           f"(TTHC_PORTAL_FETCH_DEADLINE) {when}")
+
     def _count(self, body: dict, key: str, where: str, default: int | None = None) -> int:
         value = body.get(key, default)
         if isinstance(value, str) and value.isdigit():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self._error(PortalDataError, f"{where}: {key} is {value!r}, expected a count")
+            raise self._error(PortalDataError, f"{where}: {key} is {_shape(value)}, expected a count")
         return value
 
     def _records(self, body: dict, where: str) -> list[dict]:
@@ -249,8 +303,33 @@ class PortalClient:
         if data is None:
             return []
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise self._error(PortalDataError, f"{where}: 'data' is not a list of records")
+            raise self._error(PortalDataError, f"{where}: 'data' is {_shape(data)}, not a list of records")
         return data
+
+
+def _shape(value) -> str:
+    """What a value sent by the portal looks like, without any of its text."""
+    if isinstance(value, dict):
+        keys = sorted(str(k)[:40] for k in value)
+        shown = ", ".join(keys[:SHOWN_KEYS]) + (f", … ({len(keys)} keys)" if len(keys) > SHOWN_KEYS else "")
+        return f"a JSON object with keys {shown}" if keys else "an empty JSON object"
+    if isinstance(value, list):
+        return f"a JSON array of {len(value)} items"
+    if isinstance(value, str):
+        return f"a text of {len(value)} characters"
+    if value is None:
+        return "missing or null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a negative number" if value < 0 else "a number"
+    return f"a {type(value).__name__}"
+
+
+def _code(value) -> str:
+    """An error code is shown when it looks like one (a few letters or digits), else only its shape."""
+    text = str(value)
+    return repr(text) if len(text) <= 12 and re.fullmatch(r"[\w.-]*", text) else f"({_shape(value)})"
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -26,12 +26,10 @@ from ...periods import Period
 from ...settings import Settings
 from ...warehouse import execute_file, execute_many, now_local, query, transaction
 from .fetch import PortalClient, archive_pages, portal_from_settings
-from .privacy import APPLICANT_KEY, PERSONAL_FIELDS, salt_from_env
+from .privacy import APPLICANT_KEY, KEPT_FIELDS, PERSONAL_FIELDS, salt_from_env
 
 log = logging.getLogger(__name__)
 
-FLAGS = ("PhaiThanhToan", "DuocThanhToanTrucTuyen", "HoSoCoThanhPhanSoHoa", "KetQuaDuocSoHoa",
-         "CoKetQuaDienTu", "DaDongBoDVCQG", "CoTaiSuDungDuLieu")
 # Portal field → fact_dossier column. TenTTHC is left out: fact_procedure holds the names.
 FACT_COLUMNS = {
     "MaHoSo": "ma_ho_so", "MaTTHC": "ma_tthc", "MaLinhVuc": "ma_linh_vuc",
@@ -42,10 +40,9 @@ FACT_COLUMNS = {
     "CoKetQuaDienTu": "co_ket_qua_dien_tu", "DaDongBoDVCQG": "da_dong_bo_dvcqg",
     "CoTaiSuDungDuLieu": "co_tai_su_dung_du_lieu", "DanhGia": "danh_gia", APPLICANT_KEY: "chu_ho_so_key",
 }
-# What each page keeps. The personal fields are kept (empty once stripped) so that the suite, not
-# trust, shows they are absent; unknown extra fields are dropped.
-PAGE_FIELDS = ("MaHoSo", "MaTTHC", "MaLinhVuc", "DonViXuLy", "KenhThucHien", "NgayTiepNhan", "NgayHenTra",
-               "NgayKetThucXuLy", "TrangThaiHoSo", *FLAGS, "DanhGia", APPLICANT_KEY, *PERSONAL_FIELDS)
+# The batch frame's columns. The personal fields are there too (empty, as the client keeps only
+# KEPT_FIELDS) so that the suite, not trust, shows they are absent.
+PAGE_FIELDS = (*KEPT_FIELDS, APPLICANT_KEY, *PERSONAL_FIELDS)
 DATE_FIELDS = {"NgayTiepNhan": "received_at", "NgayHenTra": "due_at", "NgayKetThucXuLy": "resolved_at"}
 # Asia/Ho_Chi_Minh has kept +07:00 since 1975: the same text Period.bounds(...).isoformat() gives.
 LOCAL_OFFSET = "+07:00"
@@ -77,7 +74,8 @@ def ingest_portal_unit(settings: Settings, period: Period, unit_code: str,
         raise ValueError(f"mã đơn vị {unit_code!r} không có trong danh mục đơn vị")
     own_client = client is None
     if own_client:
-        client = portal_from_settings(settings.portal_url, settings.portal_token, salt=salt_from_env())
+        client = portal_from_settings(settings.portal_url, settings.portal_token, salt=salt_from_env(),
+                                      fetch_deadline=settings.portal_fetch_deadline)
         if client is None:
             log.info("portal: not configured (TTHC_PORTAL_URL); unit %s period %s skipped", unit_code, period)
             return {"period": period.label, "unit_code": unit_code, "outcome": "skipped"}
@@ -92,10 +90,12 @@ def ingest_portal_unit(settings: Settings, period: Period, unit_code: str,
         warehouse.prepare(settings)
         seconds["load"] = time.perf_counter() - started  # the schema check; the transaction adds to it
         started = time.perf_counter()
-        procedures = client.fetch_procedures(unit_code)
+        deadline = client.deadline()  # one budget for the unit's whole fetch
+        procedures = client.fetch_procedures(unit_code, deadline)
         seconds["fetch"] = time.perf_counter() - started
         pulled = {"pages": 0.0, "archived": 0.0}
-        pages = _timed(client.iter_dossier_pages(unit_code, period, settings.period_scheme), pulled, "pages")
+        pages = _timed(client.iter_dossier_pages(unit_code, period, settings.period_scheme, deadline),
+                       pulled, "pages")
         started = time.perf_counter()
         frame, fetched = batch_frame(_timed(archive_pages(pages, pending), pulled, "archived"), unit_code)
         seconds["frame"] = time.perf_counter() - started - pulled["archived"]
