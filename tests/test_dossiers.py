@@ -1,5 +1,6 @@
 """Portal dossiers in the warehouse: facts, figures and reconciliation, against the fake portal over
-real HTTP and a fresh warehouse (SQLite in tmp_path; one test on PostgreSQL)."""
+real HTTP and a fresh warehouse (SQLite in tmp_path; one test on PostgreSQL). Every test using the
+`portal` fixture runs once per shipped profile: the figures must not depend on the vendor."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import sqlite3
 import pytest
 from sqlalchemy import text
 
-from tthc.orchestration import PortalBatchQuarantined, compute_portal_indicators, ingest_portal_unit, reconcile
+from tthc.orchestration import (PortalBatchQuarantined, compute_portal_indicators, ingest_portal_unit, portal_units,
+                                reconcile, run_portal)
 from tthc.periods import Period
-from tthc.sources.portal import PortalClient, PortalDataError, PortalUnavailableError
-from tthc_testing.fake_portal import FakePortal, make_dossier
+from tthc.sources.portal import PortalDataError, PortalUnavailableError, portal_client
+from tthc.sources.portal.profile import RecordMapping
+from tthc_testing.fake_portal import PROFILES, FakePortal, make_dossier
 from tthc.settings import DEFAULT_CATALOGUE_DIR
 from tthc.warehouse import get_engine, transaction
 
@@ -77,16 +80,16 @@ def settings(tthc_env, tmp_path):
     return tthc_env.with_(catalogue_dir=catalogue)
 
 
-@pytest.fixture
-def portal():
-    with FakePortal([HO_XA, BEN_QUAN], dossiers_per_unit_month=(0, 0)) as p:  # hand-made dossiers only
-        yield p
+@pytest.fixture(params=PROFILES)
+def portal(request):
+    with FakePortal([HO_XA, BEN_QUAN], dossiers_per_unit_month=(0, 0), profile=request.param) as p:
+        yield p  # hand-made dossiers only
 
 
 @pytest.fixture
 def client(portal):
-    with PortalClient(portal.url, portal.token, page_size=2, max_retries=1, backoff_base=0.01,
-                      sleep=lambda _s: None) as c:
+    with portal_client(portal.url, **portal.credentials(), page_size=2, max_retries=1, backoff_base=0.01,
+                       sleep=lambda _s: None) as c:
         yield c
 
 
@@ -121,7 +124,7 @@ def test_boundaries_duplicates_and_two_periods_count_exactly_once(settings, port
     portal.add_dossiers(HO_XA, boundary_dossiers(HO_XA))
     summary = ingest_portal_unit(settings, MARCH, HO_XA, client)
     seconds = summary.pop("seconds")  # wall time per stage (bench/)
-    assert set(seconds) == {"fetch", "archive", "frame", "validate", "load"}
+    assert set(seconds) == {"fetch", "map", "archive", "frame", "validate", "load"}
     assert all(s >= 0 for s in seconds.values())
     assert summary == {"period": "2025-03", "unit_code": HO_XA, "outcome": "loaded", "records_fetched": 6,
                        "dossiers": 5, "procedures": 12, "archive_path": "portal/2025-03/X-19363.jsonl.gz"}
@@ -172,7 +175,7 @@ def test_personal_data_reaches_no_table_archive_or_log(settings, portal, monkeyp
     planted = [make_dossier(HO_XA, f"P-{i}", "20250303080000", ChuHoSo=CANARY_NAME, SoGiayToChuHoSo=CANARY_ID,
                             SoDienThoai=CANARY_PHONE) for i in range(3)]
     portal.add_dossiers(HO_XA, planted)
-    configured = settings.with_(portal_url=portal.url, portal_token=portal.token)
+    configured = settings.with_(**portal.settings())
     assert ingest_portal_unit(configured, MARCH, HO_XA)["dossiers"] == 3  # the client the settings make
     compute_portal_indicators(configured, MARCH)
     reconcile(configured, MARCH)
@@ -189,8 +192,13 @@ def test_personal_data_reaches_no_table_archive_or_log(settings, portal, monkeyp
     assert rows(settings, "SELECT DISTINCT chu_ho_so_key FROM fact_dossier") == [(key,)]
 
 
-def test_personal_fields_the_client_failed_to_strip_quarantine_the_batch(settings, portal, client, monkeypatch):
-    monkeypatch.setattr("tthc.sources.portal.fetch.strip_personal", lambda record, salt: dict(record))
+def test_personal_fields_a_mapping_failed_to_drop_quarantine_the_batch(settings, portal, client, monkeypatch):
+    mapped = RecordMapping.columns
+
+    def leaky(self, records, salt=None):  # a profile mapping a phone number: the suite must catch it
+        return {**mapped(self, records, salt), "SoDienThoai": [CANARY_PHONE] * len(records)}
+
+    monkeypatch.setattr(RecordMapping, "columns", leaky)
     portal.add_dossiers(HO_XA, [make_dossier(HO_XA, "L-1", "20250303080000", SoDienThoai=CANARY_PHONE)])
     with pytest.raises(PortalBatchQuarantined) as err:
         ingest_portal_unit(settings, MARCH, HO_XA, client)
@@ -234,7 +242,7 @@ def test_a_batch_failing_validation_is_quarantined_and_others_go_on(settings, po
         ingest_portal_unit(settings, MARCH, BEN_QUAN, client)
     reasons = [
         'Hồ sơ BQ-2: kênh thực hiện "9" không hợp lệ (1 trực tiếp, 2 trực tuyến, 3 bưu chính)',
-        "Hồ sơ BQ-3: ngày kết thúc xử lý 20250309080000 trước ngày tiếp nhận 20250310080000",
+        "Hồ sơ BQ-3: ngày kết thúc xử lý 2025-03-09T08:00:00+07:00 trước ngày tiếp nhận 2025-03-10T08:00:00+07:00",
     ]
     assert err.value.reasons == reasons
     portal.add_dossiers(HO_XA, boundary_dossiers(HO_XA))

@@ -30,6 +30,11 @@ class Unit:
         last = period.last_day(scheme)
         return self.valid_from <= last and (self.valid_to is None or self.valid_to >= last)
 
+    def existed_during(self, period: Period, scheme: str = "decree09") -> bool:
+        """Valid on some day of the period: in 2025-07 the old units too (until 30/06)."""
+        first, last = period.bounds(scheme)[0].date(), period.last_day(scheme)
+        return self.valid_from <= last and (self.valid_to is None or self.valid_to >= first)
+
 
 @dataclass(frozen=True)
 class Indicator:
@@ -85,6 +90,10 @@ class Catalogue:
     # --- queries -------------------------------------------------------------
     def units_in(self, period: Period, scheme: str = "decree09") -> list[Unit]:
         return [u for u in self.units.values() if u.valid_in(period, scheme)]
+
+    def units_during(self, period: Period, scheme: str = "decree09") -> list[Unit]:
+        """Every unit that existed on some day of the period (whose dossiers the period may hold)."""
+        return [u for u in self.units.values() if u.existed_during(period, scheme)]
 
     def applicable(self, unit: Unit) -> list[Indicator]:
         return [i for i in self.ordered_indicators() if i.applies(unit)]

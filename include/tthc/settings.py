@@ -13,6 +13,10 @@ EXPECTATIONS_DIR = INCLUDE_DIR / "expectations"
 DEFAULT_CATALOGUE_DIR = INCLUDE_DIR / "catalogue"
 
 PERIOD_SCHEMES = ("decree09", "calendar")
+# How a resolved dossier is judged on time against NgayHenTra: the full timestamp (the spec) or the
+# day only (hẹn trả by day, as some provincial systems count).
+ON_TIME_RULES = ("timestamp", "date")
+STATUS_CODES = range(1, 11)  # TrangThaiHoSo 1..10, as a portal profile maps its statuses
 
 
 class SettingsError(ValueError):
@@ -26,6 +30,18 @@ def _number(value, name: str) -> float:
         raise SettingsError(f"{name}={value!r}: expected a number of seconds") from None
 
 
+def _statuses(value, name: str) -> tuple[int, ...]:
+    """'3, 10' (or a sequence of codes) → (3, 10): TrangThaiHoSo codes."""
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    try:
+        codes = tuple(sorted({int(str(v).strip()) for v in items if str(v).strip()}))
+    except ValueError:
+        raise SettingsError(f"{name}={value!r}: expected TrangThaiHoSo codes separated by commas, e.g. 3,10") from None
+    if any(c not in STATUS_CODES for c in codes):
+        raise SettingsError(f"{name}={value!r}: TrangThaiHoSo codes run from 1 to 10")
+    return codes
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -35,9 +51,22 @@ class Settings:
     reports_dir: Path
     catalogue_dir: Path = DEFAULT_CATALOGUE_DIR
     portal_url: str | None = None
-    portal_token: str | None = field(default=None, repr=False)
+    # A shipped profile's name (include/portal_profiles/) or a profile file's path.
+    portal_profile: str = "national-sync"
+    portal_token: str | None = field(default=None, repr=False)  # bearer profiles
+    # OAuth2 profiles: the token endpoint and the client; with a user name, the password grant.
+    portal_token_url: str | None = None
+    portal_client_id: str | None = None
+    portal_client_secret: str | None = field(default=None, repr=False)
+    portal_username: str | None = None
+    portal_password: str | None = field(default=None, repr=False)
     # Seconds a unit's whole portal fetch may take (procedures, every page, retries).
     portal_fetch_deadline: float = 900.0
+    # Counting rules vendors differ on (spec defaults: full timestamp; any status with an end date
+    # is resolved; none withdrawn). A withdrawn dossier counts as neither received nor resolved.
+    on_time_by: str = "timestamp"
+    resolved_statuses: tuple[int, ...] = ()  # empty: every status
+    withdrawn_statuses: tuple[int, ...] = ()
     period_scheme: str = "decree09"
     # Working days after the period's last day on which submissions are still on time.
     deadline_workdays: int = 3
@@ -61,8 +90,17 @@ class Settings:
             reports_dir=Path(get("TTHC_REPORTS_DIR") or data_dir / "reports").expanduser(),
             catalogue_dir=Path(get("TTHC_CATALOGUE_DIR") or DEFAULT_CATALOGUE_DIR).expanduser(),
             portal_url=get("TTHC_PORTAL_URL"),
+            portal_profile=get("TTHC_PORTAL_PROFILE") or "national-sync",
             portal_token=get("TTHC_PORTAL_TOKEN"),
+            portal_token_url=get("TTHC_PORTAL_TOKEN_URL"),
+            portal_client_id=get("TTHC_PORTAL_CLIENT_ID"),
+            portal_client_secret=get("TTHC_PORTAL_CLIENT_SECRET"),
+            portal_username=get("TTHC_PORTAL_USERNAME"),
+            portal_password=get("TTHC_PORTAL_PASSWORD"),
             portal_fetch_deadline=_number(get("TTHC_PORTAL_FETCH_DEADLINE") or 900, "TTHC_PORTAL_FETCH_DEADLINE"),
+            on_time_by=get("TTHC_ON_TIME_BY") or "timestamp",
+            resolved_statuses=_statuses(get("TTHC_RESOLVED_STATUSES"), "TTHC_RESOLVED_STATUSES"),
+            withdrawn_statuses=_statuses(get("TTHC_WITHDRAWN_STATUSES"), "TTHC_WITHDRAWN_STATUSES"),
             period_scheme=get("TTHC_PERIOD_SCHEME") or "decree09",
             deadline_workdays=int(get("TTHC_DEADLINE_WORKDAYS") or 3),
         )
@@ -82,6 +120,12 @@ class Settings:
         if not 0 < self.portal_fetch_deadline < float("inf"):
             raise SettingsError(f"TTHC_PORTAL_FETCH_DEADLINE={self.portal_fetch_deadline!r}: expected a positive "
                                 f"number of seconds")
+        if self.on_time_by not in ON_TIME_RULES:
+            raise SettingsError(f"TTHC_ON_TIME_BY={self.on_time_by!r}: expected one of {', '.join(ON_TIME_RULES)}")
+        both = set(self.resolved_statuses) & set(self.withdrawn_statuses)
+        if both:
+            raise SettingsError(f"TrangThaiHoSo {', '.join(map(str, sorted(both)))} cannot be both resolved "
+                                f"(TTHC_RESOLVED_STATUSES) and withdrawn (TTHC_WITHDRAWN_STATUSES)")
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)

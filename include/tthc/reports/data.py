@@ -35,6 +35,9 @@ class ReportData:
     trend: dict[str, list[tuple[str, float | None]]] = field(default_factory=dict)
     unit_changes: list[str] = field(default_factory=list)
     catalogue: Catalogue | None = None
+    # Portal batches of the month not counted under their own unit (2025-07: old communes under their
+    # successor; departments, with counted_under None, nowhere): queries/portal_merged_units.
+    portal_merged: list[dict] = field(default_factory=list)
 
     @property
     def is_rollup(self) -> bool:
@@ -85,6 +88,32 @@ class ReportData:
                 continue
             notes.append(f"{what} của {unit.name} ({code}) gồm số liệu của các xã cũ trước "
                          f"{unit.valid_from:%d/%m/%Y}: {', '.join(f'{u.name} ({u.code})' for u in olds)}.")
+        return notes
+
+    def portal_merged_notes(self) -> list[str]:
+        """'Số liệu tháng từ Cổng dịch vụ công của Xã Vĩnh Linh (XM-19363) gồm hồ sơ trong kỳ của các đơn
+        vị cũ trước 01/07/2025: Thị trấn Hồ Xá (X-19363): 12 hồ sơ, ...' for each unit whose portal
+        figures include them, and one note for the dossiers of units without a successor."""
+        if self.catalogue is None or not self.portal_merged:
+            return []
+        units = self.catalogue.units
+
+        def label(code: str) -> str:
+            return f"{units[code].name} ({code})" if code in units else code
+
+        merged: dict[str, list[dict]] = {}
+        for row in self.portal_merged:
+            merged.setdefault(row["counted_under"], []).append(row)
+        notes = []
+        for code, rows in merged.items():
+            olds = ", ".join(f"{label(r['unit_code'])}: {r['dossiers']} hồ sơ" for r in rows)
+            if code is None:
+                notes.append(f"Hồ sơ trong kỳ của các đơn vị đã thôi hoạt động, không có đơn vị kế thừa, được lưu "
+                             f"nhưng không tính vào số liệu của đơn vị nào: {olds}.")
+                continue
+            since = f" trước {units[code].valid_from:%d/%m/%Y}" if code in units else ""
+            notes.append(f"Số liệu {self.noun} từ Cổng dịch vụ công của {label(code)} gồm hồ sơ trong kỳ của "
+                         f"các đơn vị cũ{since}: {olds}.")
         return notes
 
     @property
@@ -177,6 +206,7 @@ def load_report_data(conn, period: Period, settings: Settings, catalogue: Catalo
         issue_year=period.deadline(scheme, settings.deadline_workdays).year,
         area=area, units=units, submissions=_rows(conn, "report_submissions", period),
         discrepancies=discrepancies, trend=trend, unit_changes=changes, catalogue=catalogue,
+        portal_merged=_rows(conn, "portal_merged_units", period),
     )
 
 

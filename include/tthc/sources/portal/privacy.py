@@ -1,8 +1,8 @@
 """Personal data is dropped at the edge (spec: Decree 13/2023/NĐ-CP): nothing downstream sees it.
 
 Allow-list, never block-list: a record goes on with only the fields the warehouse keeps
-(KEPT_FIELDS), so a field the portal adds tomorrow (an e-mail, an address, a nested applicant)
-is dropped without anyone having to name it.
+(KEPT_FIELDS, the targets of a portal profile's mapping: profile.py), so a field the portal adds
+tomorrow (an e-mail, an address, a nested applicant) is dropped without anyone having to name it.
 
 An applicant can still be counted without their ID number: with a salt, the ID becomes an
 HMAC key. The salt (TTHC_PII_SALT or an Airflow variable) is never stored in the warehouse,
@@ -21,10 +21,10 @@ PERSONAL_FIELDS = ("ChuHoSo", "SoGiayToChuHoSo", "SoDienThoai")
 APPLICANT_KEY = "ChuHoSoKey"
 FLAGS = ("PhaiThanhToan", "DuocThanhToanTrucTuyen", "HoSoCoThanhPhanSoHoa", "KetQuaDuocSoHoa",
          "CoKetQuaDienTu", "DaDongBoDVCQG", "CoTaiSuDungDuLieu")
-# The dossier fields the warehouse keeps (fact_dossier), and nothing else. TenTTHC is left out:
-# fact_procedure holds the procedures' names.
-KEPT_FIELDS = ("MaHoSo", "MaTTHC", "MaLinhVuc", "DonViXuLy", "KenhThucHien", "NgayTiepNhan", "NgayHenTra",
-               "NgayKetThucXuLy", "TrangThaiHoSo", *FLAGS, "DanhGia")
+# The dossier fields the warehouse keeps (fact_dossier), and nothing else: the spec's names, the
+# three dates as ISO local time. TenTTHC is left out: fact_procedure holds the procedures' names.
+KEPT_FIELDS = ("MaHoSo", "MaTTHC", "MaLinhVuc", "DonViXuLy", "KenhThucHien", "TrangThaiHoSo",
+               "received_at", "due_at", "resolved_at", *FLAGS, "DanhGia")
 SALT_ENV = "TTHC_PII_SALT"
 
 _ID_SEPARATORS = re.compile(r"[\s.\-/]+")
@@ -44,14 +44,6 @@ def applicant_key(id_number: object, salt: bytes) -> str | None:
         return None
     # hmac.digest: the same HMAC-SHA256 as hmac.new(...).hexdigest(), in one C call (no HMAC object).
     return hmac.digest(salt, normalized.encode("utf-8"), "sha256").hex()
-
-
-def strip_personal(record: Mapping, salt: bytes | None) -> dict:
-    """The allow-listed fields of `record` (those it has); with a salt, plus the applicant's HMAC key."""
-    out = {field: record[field] for field in KEPT_FIELDS if field in record}
-    if salt:
-        out[APPLICANT_KEY] = applicant_key(record.get("SoGiayToChuHoSo"), salt)
-    return out
 
 
 def salt_from_env(env: Mapping[str, str] | None = None) -> bytes | None:

@@ -17,20 +17,20 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 
 from ... import warehouse
 from ...catalogue import load_catalogue
 from ...checks.dossiers import validate_batch
 from ...periods import Period
-from ...settings import Settings
+from ...settings import STATUS_CODES, Settings
 from ...warehouse import execute_file, execute_many, now_local, query, transaction
+from ...warehouse.load import refresh_reference
 from .fetch import PortalClient, archive_pages, portal_from_settings
 from .privacy import APPLICANT_KEY, KEPT_FIELDS, PERSONAL_FIELDS, salt_from_env
 
 log = logging.getLogger(__name__)
 
-# Portal field → fact_dossier column. TenTTHC is left out: fact_procedure holds the names.
+# The pipeline's dossier field (a profile's mapping target) → fact_dossier column.
 FACT_COLUMNS = {
     "MaHoSo": "ma_ho_so", "MaTTHC": "ma_tthc", "MaLinhVuc": "ma_linh_vuc",
     "KenhThucHien": "kenh_thuc_hien", "TrangThaiHoSo": "trang_thai_ho_so",
@@ -43,11 +43,6 @@ FACT_COLUMNS = {
 # The batch frame's columns. The personal fields are there too (empty, as the client keeps only
 # KEPT_FIELDS) so that the suite, not trust, shows they are absent.
 PAGE_FIELDS = (*KEPT_FIELDS, APPLICANT_KEY, *PERSONAL_FIELDS)
-DATE_FIELDS = {"NgayTiepNhan": "received_at", "NgayHenTra": "due_at", "NgayKetThucXuLy": "resolved_at"}
-# Asia/Ho_Chi_Minh has kept +07:00 since 1975: the same text Period.bounds(...).isoformat() gives.
-LOCAL_OFFSET = "+07:00"
-# A field a record lacks is NaN, an explicit null None: as DataFrame.from_records has them.
-_ABSENT = float("nan")
 INSERT_CHUNK = 5_000  # rows per executemany: bounds the tuples alive at once
 
 
@@ -74,22 +69,23 @@ def ingest_portal_unit(settings: Settings, period: Period, unit_code: str,
         raise ValueError(f"mã đơn vị {unit_code!r} không có trong danh mục đơn vị")
     own_client = client is None
     if own_client:
-        client = portal_from_settings(settings.portal_url, settings.portal_token, salt=salt_from_env(),
-                                      fetch_deadline=settings.portal_fetch_deadline)
+        client = portal_from_settings(settings, salt=salt_from_env())
         if client is None:
             log.info("portal: not configured (TTHC_PORTAL_URL); unit %s period %s skipped", unit_code, period)
             return {"period": period.label, "unit_code": unit_code, "outcome": "skipped"}
     final = settings.archive_dir / "portal" / period.label / f"{unit_code}.jsonl.gz"
     pending = final.with_name(f".{unit_code}.pending.jsonl.gz")
     # Wall seconds per stage, in the summary (bench/ reads them): fetch = the procedures and the
-    # client's pages (HTTP, JSON, personal data dropped), archive = writing the pages, frame =
-    # building the batch frame, validate = the suite, load = the warehouse transaction.
-    seconds = dict.fromkeys(("fetch", "archive", "frame", "validate", "load"), 0.0)
+    # client's pages (HTTP, JSON, sign-in), map = the profile's mapping (personal data dropped),
+    # archive = writing the pages, frame = building the batch frame, validate = the suite, load =
+    # the warehouse transaction.
+    seconds = dict.fromkeys(("fetch", "map", "archive", "frame", "validate", "load"), 0.0)
     try:
         started = time.perf_counter()
         warehouse.prepare(settings)
         seconds["load"] = time.perf_counter() - started  # the schema check; the transaction adds to it
         started = time.perf_counter()
+        mapped = client.mapping_seconds
         deadline = client.deadline()  # one budget for the unit's whole fetch
         procedures = client.fetch_procedures(unit_code, deadline)
         seconds["fetch"] = time.perf_counter() - started
@@ -99,7 +95,8 @@ def ingest_portal_unit(settings: Settings, period: Period, unit_code: str,
         started = time.perf_counter()
         frame, fetched = batch_frame(_timed(archive_pages(pages, pending), pulled, "archived"), unit_code)
         seconds["frame"] = time.perf_counter() - started - pulled["archived"]
-        seconds["fetch"] += pulled["pages"]
+        seconds["map"] = client.mapping_seconds - mapped
+        seconds["fetch"] += pulled["pages"] - seconds["map"]
         seconds["archive"] = pulled["archived"] - pulled["pages"]
         return _validate_and_store(settings, period, unit_code, frame, fetched, procedures, pending, final,
                                    seconds)
@@ -124,50 +121,33 @@ def _timed(items: Iterable, seconds: dict, key: str) -> Iterator:
         yield item
 
 
-def batch_frame(pages: Iterable[list[dict]], unit_code: str):
+def batch_frame(pages: Iterable[dict[str, list]], unit_code: str):
     """The unit-period as one frame, deduplicated by MaHoSo (last occurrence wins, at its place),
-    and the number of records fetched. Each page goes at once into one list per field, so no page
-    (nor any record dict) outlives its turn, and pandas gets whole columns instead of records."""
+    and the number of records fetched. Pages are the client's columns: each is appended to one list
+    per field at once (a field a page lacks is missing there), so pandas gets whole columns."""
     import pandas as pd
 
     columns = {field: [] for field in PAGE_FIELDS}
     fetched = 0
     for page in pages:
-        fetched += len(page)
+        n = len(page["MaHoSo"])
+        fetched += n
         for field, values in columns.items():
-            values.extend([record.get(field, _ABSENT) for record in page])
+            values.extend(page.get(field) or [None] * n)
     keys = columns["MaHoSo"]
-    # Missing keys (None, NaN) are one key, as for pandas' drop_duplicates.
-    last = {(None if k is None or k != k else k): i for i, k in enumerate(keys)}
+    # Missing keys (None) are one key, as for pandas' drop_duplicates.
+    try:
+        last = {k: i for i, k in enumerate(keys)}
+    except TypeError:  # an object or a list where a code belongs: told apart by its text
+        last = {repr(k): i for i, k in enumerate(keys)}
     if len(last) < len(keys):
         keep = sorted(last.values())
         columns = {field: [values[i] for i in keep] for field, values in columns.items()}
     data = {field: pd.Series(values, dtype=object if not values else None) for field, values in columns.items()}
-    for raw, iso in DATE_FIELDS.items():
-        data[iso] = pd.Series([_iso_value(v) for v in columns[raw]], dtype=object)
     data["row_key"] = range(len(columns["MaHoSo"]))
     frame = pd.DataFrame(data)
     frame["unit_code"] = unit_code
     return frame, fetched
-
-
-def _iso_value(value):
-    """yyyyMMddHHmmss → 'YYYY-MM-DDTHH:MM:SS+07:00'; empty → missing; anything else stays as sent,
-    so the suite's format rule names the value. Plain Python per value: several times faster than
-    pandas' string methods on a few thousand values."""
-    if value is None or value != value:  # None, NaN
-        return None
-    s = str(value).strip()
-    if not s:
-        return None
-    if len(s) == 14 and s.isascii() and s.isdigit():
-        iso = f"{s[0:4]}-{s[4:6]}-{s[6:8]}T{s[8:10]}:{s[10:12]}:{s[12:14]}"
-        try:
-            datetime.fromisoformat(iso)  # one C call: the same range checks as datetime(y, m, d, ...)
-        except ValueError:
-            return s
-        return iso + LOCAL_OFFSET
-    return s
 
 
 def _procedure_rows(procedures: list[dict]) -> tuple[list[dict], list[str]]:
@@ -255,27 +235,42 @@ def _plain_values(series) -> list:
 
 
 def compute_portal_indicators(settings: Settings, period: Period) -> dict:
-    """Portal figures of every unit with a loaded batch (models/portal_unit_indicator), one transaction."""
+    """Portal figures of every unit with a loaded batch (models/portal_unit_indicator), one transaction.
+
+    The catalogue's reference tables and the period's unit keys are refreshed first, so an old unit
+    fetched for a period after the reorganisation counts under its successor whatever ran before;
+    the counting rules of the settings (on time by date or timestamp, resolved and withdrawn
+    statuses) are recorded for the period (portal_status_rule) and applied."""
     catalogue = load_catalogue(settings)
     warehouse.prepare(settings)
     start, end = period.bounds(settings.period_scheme)
     scope = [{"period": period.label, "unit_code": u.code, "indicator_code": i.code}
              for u in catalogue.units_in(period, settings.period_scheme)
              for i in catalogue.applicable(u) if i.portal_rule and not i.alias_of]
+    rules = [{"period": period.label, "status": status,
+              "resolved": int(not settings.resolved_statuses or status in settings.resolved_statuses),
+              "withdrawn": int(status in settings.withdrawn_statuses)} for status in STATUS_CODES]
     with transaction(settings.warehouse_url) as conn:
         warehouse.lock_for_writing(conn)
+        refresh_reference(conn, catalogue, period, settings)
+        execute_file(conn, "models/ref_period_unit_key", period=period.label)
         execute_file(conn, "loads/portal_indicator_scope_clear", period=period.label)
         if scope:
             execute_many(conn, "loads/portal_indicator_scope", scope)
+        execute_file(conn, "loads/portal_status_rule_clear", period=period.label)
+        execute_many(conn, "loads/portal_status_rule", rules)
         execute_file(conn, "models/portal_unit_indicator", period=period.label,
-                     period_start=start.isoformat(), period_end=end.isoformat())
+                     period_start=start.isoformat(), period_end=end.isoformat(),
+                     first_day=start.date().isoformat(), last_day=period.last_day(settings.period_scheme).isoformat(),
+                     on_time_by_date=int(settings.on_time_by == "date"))
         figures = {r["indicator_code"]: r["figures"]
                    for r in query(conn, "queries/portal_figure_counts", period=period.label)}
         (units,) = (r["units"] for r in query(conn, "queries/portal_units_loaded", period=period.label))
+        merged = [dict(r) for r in query(conn, "queries/portal_merged_units", period=period.label)]
     unknown = sorted({s["indicator_code"] for s in scope} - set(figures)) if units else []
     if unknown:
         log.warning("portal: no formula in models/portal_unit_indicator.sql for %s", ", ".join(unknown))
     summary = {"period": period.label, "units": units, "figures": sum(figures.values()),
-               "indicators": sorted(figures), "without_formula": unknown}
+               "indicators": sorted(figures), "without_formula": unknown, "counted_elsewhere": merged}
     log.info("portal figures %s", summary)
     return summary
