@@ -10,4 +10,4 @@ WHERE b.period = :period AND b.loaded_at IS NOT NULL
         AND EXISTS (SELECT 1 FROM core_unit_indicator c
                     WHERE c.period = b.period AND c.unit_code = k.key_code AND c.source = 'portal'))
     OR (k.key_code = b.unit_code AND k.key_expected = 0 AND b.dossiers > 0))
-ORDER BY k.key_code, b.unit_code;
+ORDER BY CASE WHEN k.key_code <> b.unit_code THEN 0 ELSE 1 END, k.key_code, b.unit_code;
