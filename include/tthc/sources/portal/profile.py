@@ -86,7 +86,33 @@ def _iso8601(value):
     return moment.isoformat() + LOCAL_OFFSET
 
 
-DATE_FORMATS = {"yyyyMMddHHmmss": _compact_local, "iso8601": _iso8601}
+def _iso8601_column(values: list) -> list:
+    """_iso8601 over a column. A vendor sends one offset (UTC, say) for every date: then, once each
+    value is checked to be a valid ISO date-time (fromisoformat, in C), numpy shifts and formats the
+    whole column at once, about twice as fast as value by value. Anything else: value by value."""
+    import numpy as np
+
+    offsets = set()
+    try:
+        for v in values:
+            if v is not None and v != "":
+                offsets.add(datetime.fromisoformat(v).utcoffset())
+        if len(offsets) <= 1:
+            offset = next(iter(offsets), None)
+            shift = (_LOCAL_DELTA - offset) if offset is not None else timedelta(0)
+            moments = np.array([v[:19] for v in values if v], dtype="datetime64[s]")
+            texts = iter(np.datetime_as_string(moments + np.timedelta64(int(shift.total_seconds()), "s")).tolist())
+            return [next(texts) + LOCAL_OFFSET if v else None for v in values]
+    except (TypeError, ValueError):  # not text, not ISO, or a shape numpy reads otherwise ('20250301T…')
+        pass
+    return [_iso8601(v) for v in values]
+
+
+def _compact_column(values: list) -> list:
+    return [_compact_local(v) for v in values]
+
+
+DATE_FORMATS = {"yyyyMMddHHmmss": _compact_column, "iso8601": _iso8601_column}
 
 
 # --- the mapping -------------------------------------------------------------------------------
@@ -101,12 +127,11 @@ class Field:
         if self.codes is not None:
             codes = dict(self.codes)
             try:
-                values = [codes.get(v, v) for v in values]
+                values = list(map(codes.get, values, values))  # code → its value; unknown: kept
             except TypeError:  # an object or a list where a code belongs: kept, the suite names it
                 values = [codes.get(v, v) if v.__hash__ is not None else v for v in values]
         if self.date is not None:
-            convert = DATE_FORMATS[self.date]
-            values = [convert(v) for v in values]
+            values = DATE_FORMATS[self.date](values)
         return values
 
 
@@ -128,7 +153,10 @@ class RecordMapping:
                 if len(path) == 1:  # the records themselves, checked to be objects by the client
                     values = [r.get(key) for r in parent]
                 else:
-                    values = [v.get(key) if v.__class__ is dict else None for v in parent]
+                    try:  # objects, or null / empty where the vendor has none (rating: null)
+                        values = [v.get(key) if v else None for v in parent]
+                    except AttributeError:  # a text or a list where an object belongs
+                        values = [v.get(key) if v.__class__ is dict else None for v in parent]
                 paths[path] = values
             return values
 
