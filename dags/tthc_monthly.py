@@ -11,7 +11,7 @@ from airflow.sdk import (AsyncCallback, DeadlineAlert, DeadlineReference, PokeRe
 from tthc_timetables import ReportingPeriodTimetable  # plugins/, registered by its plugin
 
 from tthc_airflow import DEFAULT_ARGS, MARTS_ASSET, PORTAL_POOL, period_param, run_period, task_settings
-from tthc_airflow.notifiers import deadline_alert_callback
+from tthc_airflow.deadline_callbacks import deadline_alert_callback
 
 LOCAL_TZ = "Asia/Ho_Chi_Minh"
 SCHEME = os.environ.get("TTHC_PERIOD_SCHEME") or "decree09"

@@ -106,7 +106,7 @@ def main() -> int:
 def _portal_figures(settings, periods, scratch: Path) -> dict:
     """What the portal's dossiers say each unit did, counted by the pipeline itself on a scratch
     warehouse, so the sample self-reports agree with the portal except where a unit misreports."""
-    from tthc import pipeline, warehouse
+    from tthc import orchestration, warehouse
 
     scratch_settings = settings.with_(warehouse_url=f"sqlite:///{scratch / 'warehouse.sqlite'}",
                                       archive_dir=scratch / "archive")

@@ -100,7 +100,7 @@ def test_deadline_alert_is_set_from_the_environment_and_serializes(airflow_db):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = [line for line in out.stdout.splitlines() if line.startswith(("INTERVAL=", "CALLBACK="))]
-    assert lines == ["INTERVAL=518400.0", "CALLBACK=tthc_airflow.notifiers.deadline_alert_callback"]
+    assert lines == ["INTERVAL=518400.0", "CALLBACK=tthc_airflow.deadline_callbacks.deadline_alert_callback"]
 
 
 @pytest.mark.parametrize("dag_id, frequency, label", [

@@ -7,7 +7,9 @@ tests run the real one (get_user → JWT from the Bearer header or the `_token` 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -233,6 +235,66 @@ def test_empty_or_missing_warehouse(tmp_path, monkeypatch):
     r = TestClient(app).get("/")
     assert r.status_code == 503 and "Không đọc được kho dữ liệu" in r.text
     assert not (tmp_path / "nothing" / "warehouse.sqlite").exists()  # the board never creates one
+
+
+def test_the_board_reads_the_warehouse_of_the_tasks_connection_not_the_environment(warehouse, tmp_path,
+                                                                                    monkeypatch):
+    """The environment points at an empty data folder; the `tthc_warehouse` connection and the
+    `tthc_reports_dir` variable the tasks use point at the real warehouse and reports: the board follows them."""
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setattr(board, "find_dag_run", lambda start, end: None)
+    monkeypatch.setenv("TTHC_DATA_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("AIRFLOW_CONN_TTHC_WAREHOUSE", json.dumps(
+        {"conn_type": "generic", "extra": {"url": warehouse.warehouse_url}}))
+    monkeypatch.setenv("AIRFLOW_VAR_TTHC_REPORTS_DIR", str(warehouse.reports_dir))
+    app = board.create_app()
+    app.dependency_overrides[board.board_reader()] = FakeUser
+    client = TestClient(app)
+    r = client.get("/", params={"period": "2025-03"})
+    assert r.status_code == 200, r.text
+    assert Tables(r.text).rows("status")["X-19363"][2][0] == "đúng hạn"
+    report = "/reports/2025-03/BaoCao_TTHC_2025-03.docx"
+    assert Tables(r.text).links["BaoCao_TTHC_2025-03.docx"] == report
+    assert client.get(report).content == (warehouse.reports_dir / "2025-03" / "BaoCao_TTHC_2025-03.docx").read_bytes()
+
+    # Without them, the environment's (empty) installation: no warehouse, no report.
+    monkeypatch.delenv("AIRFLOW_CONN_TTHC_WAREHOUSE")
+    monkeypatch.delenv("AIRFLOW_VAR_TTHC_REPORTS_DIR")
+    assert client.get("/", params={"period": "2025-03"}).status_code == 503
+    assert client.get(report).status_code == 404
+    assert not (tmp_path / "elsewhere" / "warehouse.sqlite").exists()
+
+
+@pytest.mark.postgres
+def test_a_postgres_tthc_warehouse_connection_and_its_password_never_shown(pg_url, tmp_path, monkeypatch):
+    """A postgres-type `tthc_warehouse` connection (host, port, login, password, schema), as a deployment
+    defines it, while the environment names no warehouse."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy.engine import make_url
+
+    from tthc.warehouse import migrate
+
+    migrate(pg_url)  # an empty warehouse: the schema, no period yet
+    canary = "pg-canary-Pw@7f3a:9c"  # trust auth ignores it; it must never reach the page or the log
+    url = make_url(pg_url)
+
+    def connection(database: str) -> str:
+        return json.dumps({"conn_type": "postgres", "host": url.host, "port": url.port, "login": url.username,
+                           "password": canary, "schema": database})
+
+    monkeypatch.setenv("TTHC_DATA_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("AIRFLOW_CONN_TTHC_WAREHOUSE", connection(url.database))
+    app = board.create_app()
+    app.dependency_overrides[board.board_reader()] = FakeUser
+    client = TestClient(app)
+    r = client.get("/")
+    assert r.status_code == 200 and "Kho dữ liệu chưa có kỳ báo cáo nào đã tổng hợp." in r.text
+
+    monkeypatch.setenv("AIRFLOW_CONN_TTHC_WAREHOUSE", connection("tthc_board_no_such_db"))
+    r = client.get("/")
+    assert r.status_code == 503 and 'database "tthc_board_no_such_db" does not exist' in unescape(r.text)
+    assert canary not in r.text and "7f3a" not in r.text
 
 
 def test_report_download(client, warehouse):

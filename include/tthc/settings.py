@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from .redaction import safe_url
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INCLUDE_DIR = PROJECT_ROOT / "include"
 SQL_DIR = INCLUDE_DIR / "sql"
@@ -126,6 +128,13 @@ class Settings:
         if both:
             raise SettingsError(f"TrangThaiHoSo {', '.join(map(str, sorted(both)))} cannot be both resolved "
                                 f"(TTHC_RESOLVED_STATUSES) and withdrawn (TTHC_WITHDRAWN_STATUSES)")
+
+    def __repr__(self) -> str:
+        """Every field but secrets: URLs through safe_url (the warehouse password), no token."""
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+        shown.update({k: safe_url(shown[k]) for k in ("warehouse_url", "portal_url", "portal_token_url")
+                      if shown.get(k)})
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)

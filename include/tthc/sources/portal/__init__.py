@@ -17,7 +17,7 @@ from .fetch import (
     portal_from_settings,
     read_archive,
 )
-from .privacy import KEPT_FIELDS, PERSONAL_FIELDS, redact, salt_from_env
+from .privacy import KEPT_FIELDS, PERSONAL_FIELDS, salt_from_env
 from .profile import ProfileError, load_profile, profile_names
 
 __all__ = [
@@ -37,6 +37,5 @@ __all__ = [
     "portal_from_settings",
     "profile_names",
     "read_archive",
-    "redact",
     "salt_from_env",
 ]

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 
+from ...redaction import safe_url
 from .errors import PortalAuthError, PortalDataError, Transient, code, shape
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,7 @@ class OAuth2SignIn(httpx.Auth):
         if username and not password:
             raise PortalAuthError("OAuth2 password grant: a user name is set but no password "
                                   "(TTHC_PORTAL_PASSWORD or the tthc_portal connection's password)")
-        url = httpx.URL(token_url)
-        self._shown = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "") + url.path
+        self._shown = safe_url(token_url)
         self.grant = "password" if username else "client_credentials"
         self._form = {"grant_type": self.grant, "client_id": client_id}
         if client_secret:

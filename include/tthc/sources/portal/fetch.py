@@ -38,10 +38,10 @@ from pathlib import Path
 import httpx
 
 from ...periods import LOCAL_TZ, Period
+from ...redaction import redact, safe_url, url_secrets
 from .auth import BearerToken, OAuth2SignIn
 from .errors import (PortalAuthError, PortalDataError, PortalError, PortalUnavailableError, Transient, code,
                      shape)
-from .privacy import redact
 from .profile import Endpoint, Profile, dig, load_profile
 
 log = logging.getLogger(__name__)
@@ -94,10 +94,9 @@ class PortalClient:
             raise ValueError("max_retries must be 0 or more")
         if not fetch_deadline > 0:
             raise ValueError("fetch_deadline must be a positive number of seconds")
-        url = httpx.URL(base_url)
-        # Only scheme, host and port are ever shown: credentials in the URL stay out of messages.
-        self._shown_base = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
-        self._url_password = url.password
+        # Credentials or keys in the URL stay out of messages, like the token.
+        self._shown_base = safe_url(base_url)
+        self._url_secrets = url_secrets(base_url)
         self.auth = BearerToken(auth) if isinstance(auth, str) else auth
         self.timeout = timeout
         self.max_retries = max_retries
@@ -286,7 +285,7 @@ class PortalClient:
         return delay + random.uniform(0, self.backoff_base / 2)  # jitter: parallel units desynchronise
 
     def _clean(self, text: str) -> str:
-        return redact(text, (*self.auth.secrets(), self._url_password))
+        return redact(text, (*self.auth.secrets(), *self._url_secrets))
 
     def _error(self, cls: type[PortalError], message: str) -> PortalError:
         return cls(self._clean(message))

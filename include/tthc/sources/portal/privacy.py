@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 # The spec's personal fields: never kept; the dossier_batch suite checks a batch holds none of them.
 PERSONAL_FIELDS = ("ChuHoSo", "SoGiayToChuHoSo", "SoDienThoai")
@@ -49,11 +49,3 @@ def applicant_key(id_number: object, salt: bytes) -> str | None:
 def salt_from_env(env: Mapping[str, str] | None = None) -> bytes | None:
     value = (os.environ if env is None else env).get(SALT_ENV)
     return value.encode("utf-8") if value else None
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every non-empty secret in `text` with '***' (belt and braces for messages)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
