@@ -308,6 +308,20 @@ def test_reconciliation_lists_differences_over_five_points_only(settings, portal
     assert reconcile(settings, MARCH)["discrepancies"] == 2  # replaces, never appends
 
 
+def test_generated_dossiers_give_the_same_figures_through_either_profile(settings):
+    """The fake portal's generated month (same seed) through each vendor's shape and profile."""
+    got = {}
+    for profile in PROFILES:
+        with FakePortal([HO_XA], dossiers_per_unit_month=(300, 300), profile=profile) as portal:
+            with portal_client(portal.url, **portal.credentials(), salt=b"s") as client:
+                summary = ingest_portal_unit(settings, MARCH, HO_XA, client)
+        compute_portal_indicators(settings, MARCH)
+        got[profile] = (figures(settings, MARCH, HO_XA), summary["dossiers"],
+                        rows(settings, "SELECT * FROM fact_dossier ORDER BY ma_ho_so"))
+    assert got["national-sync"] == got["vnpt-igate"]
+    assert got["vnpt-igate"][1] > 300 and got["vnpt-igate"][0]["TDGQ-1"][1] > 250
+
+
 # --- counting rules vendors differ on (settings) ---------------------------------------------
 def rule_dossiers(unit: str) -> list[dict]:
     d = lambda code, received, **f: make_dossier(unit, f"R-{code}", received, **f)  # noqa: E731

@@ -562,6 +562,23 @@ def test_configuration_from_settings(tmp_path):
     assert CANARY_SECRET not in repr(configured)
 
 
+def test_configuration_from_the_tthc_portal_connection(tmp_path):
+    from types import SimpleNamespace
+
+    from tthc_airflow import portal_settings
+
+    conn = SimpleNamespace(host="https://dichvucong.quangtri.gov.vn", schema=None, port=None, login="can-bo",
+                           password=CANARY_SECRET, extra_dejson={
+                               "profile": "vnpt-igate", "client_id": "tthc", "client_secret": "s3cr3t",
+                               "token_url": "https://sso.quangtri.gov.vn/auth/realms/igate/protocol/openid-connect/token"})
+    settings = Settings.from_env({"TTHC_DATA_DIR": str(tmp_path)}, **portal_settings(conn))
+    assert (settings.portal_url, settings.portal_profile, settings.portal_username) == (
+        "https://dichvucong.quangtri.gov.vn", "vnpt-igate", "can-bo")
+    with portal_from_settings(settings) as client:
+        assert client.auth.grant == "password" and client.profile.name == "vnpt-igate"
+    assert CANARY_SECRET not in repr(settings) and "s3cr3t" not in repr(settings)
+
+
 def test_parse_portal_datetime_is_local_time():
     assert parse_portal_datetime("20250314235959") == datetime(2025, 3, 14, 23, 59, 59, tzinfo=LOCAL_TZ)
     assert parse_portal_datetime("20250314235959").isoformat() == "2025-03-14T23:59:59+07:00"
