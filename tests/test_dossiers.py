@@ -23,7 +23,7 @@ from tthc.periods import Period
 from tthc.sources.portal import PortalDataError, PortalUnavailableError, portal_client
 from tthc.sources.portal.profile import RecordMapping
 from tthc_testing.fake_portal import PROFILES, FakePortal, make_dossier
-from tthc.warehouse import get_engine, transaction
+from tthc.warehouse import transaction
 
 MARCH, APRIL = Period(2025, 3), Period(2025, 4)  # Decree 09: 15/02–14/03 and 15/03–14/04
 JUNE, JULY = Period(2025, 6), Period(2025, 7)  # 15/05–14/06 and 15/06–14/07: the reorganisation of 01/07

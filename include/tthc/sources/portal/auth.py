@@ -78,6 +78,7 @@ class OAuth2SignIn(httpx.Auth):
         self._token: str | None = None
         self._renew_at = -math.inf
         self._clock = clock
+        self._timeout = timeout
         self._http = httpx.Client(timeout=timeout, headers={"Accept": "application/json"})
         self._token_url = token_url
         self.sign_ins = 0
@@ -95,28 +96,34 @@ class OAuth2SignIn(httpx.Auth):
         self._http.close()
 
     def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        # The sign-in gets no more time than the request it serves (the client's timeout, capped
+        # by what is left of the unit's fetch deadline).
+        limit = (request.extensions.get("timeout") or {}).get("read") or self._timeout
         if self._token is None or self._clock() >= self._renew_at:
-            self._sign_in()
+            self._sign_in(limit)
         request.headers["Authorization"] = f"Bearer {self._token}"
         response = yield request
         if response.status_code == 401:
             # Revoked, or expired early (a clock ahead of ours): one new sign-in, one resend. A second
             # 401 goes back to the client, which fails the unit (a token just issued is refused).
             log.info("portal: HTTP 401 on %s; signing in again once", request.url.path)
-            self._sign_in()
+            self._token = None  # refused: never sent again, even if the new sign-in fails
+            self._sign_in(limit)
             request.headers["Authorization"] = f"Bearer {self._token}"
             yield request
 
-    def _sign_in(self) -> None:
+    def _sign_in(self, limit: float) -> None:
         self.sign_ins += 1
         started = self._clock()
         try:
-            with self._http.stream("POST", self._token_url, data=self._form) as response:
+            with self._http.stream("POST", self._token_url, data=self._form, timeout=limit) as response:
                 status, raw = response.status_code, b""
                 for chunk in response.iter_bytes():
                     raw += chunk
                     if len(raw) > MAX_TOKEN_BYTES:
                         break
+                    if self._clock() - started > limit:  # a trickle resets the read timeout at every byte
+                        raise Transient(f"sign-in at {self._shown}: no answer within {limit:g} s")
         except httpx.TransportError as exc:
             raise Transient(f"sign-in at {self._shown}: {type(exc).__name__}") from None
         if status == 429 or status >= 500:
