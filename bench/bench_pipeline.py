@@ -44,6 +44,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "include"))
 
+from tthc.calendar import ReportingCalendar  # noqa: E402
 from tthc.periods import Period  # noqa: E402
 from tthc.settings import DEFAULT_CATALOGUE_DIR, Settings  # noqa: E402
 from tthc.sources.portal import page_records, read_archive  # noqa: E402
@@ -60,6 +61,7 @@ PROFILE = load_profile(os.environ.get("BENCH_PROFILE", "national-sync"))
 TOKEN_TTL = float(os.environ.get("BENCH_TOKEN_TTL", "300"))  # OAuth2 profiles: access token lifetime
 KEEP = os.environ.get("BENCH_KEEP") == "1"  # keep the temp dir (warehouse, archives, JSON lines)
 SCHEME = "calendar"  # the period is one calendar month: each unit serves exactly its per-unit count
+CALENDAR = ReportingCalendar(scheme=SCHEME)
 TARGETS = {"processing_s": 30.0, "end_to_end_s": 90.0, "peak_mb": 2048.0, "ratio": 5.0}
 
 # The floor's columns: the fact_dossier fields as archived (mapped by the profile, dates ISO local).
@@ -80,7 +82,7 @@ def unit_codes() -> list[str]:
 def write_catalogue(target: Path) -> Path:
     """The project's catalogue plus the synthetic units, valid from the period's first day."""
     shutil.copytree(DEFAULT_CATALOGUE_DIR, target)
-    first = PERIOD.bounds(SCHEME)[0].date().isoformat()
+    first = CALENDAR.bounds(PERIOD)[0].date().isoformat()
     with (target / "units.csv").open("a", encoding="utf-8") as f:
         for code in unit_codes():
             f.write(f"{code},Đơn vị đo hiệu năng {code},commune,,{first},,\n")
@@ -119,7 +121,7 @@ def warm_portal(url: str, secret: str) -> int:
     paging, total = PROFILE.paging, 0
     with httpx.Client(base_url=url, auth=auth, timeout=600) as http:
         for code in unit_codes():
-            for params in PROFILE.dossiers.params(code, PERIOD, SCHEME):
+            for params in PROFILE.dossiers.params(code, PERIOD, CALENDAR):
                 body = http.get(PROFILE.dossiers.path, params={
                     **params, paging.page_param: paging.first_page, paging.size_param: 1}).json()
                 total += int(dig(body, paging.total))
@@ -229,7 +231,7 @@ FLOOR_INDICATORS = {"NQ01-2": ("fee_online", "received_fee"), "NQ01-3": ("receiv
 
 
 def _floor_bounds() -> dict:
-    start, end = PERIOD.bounds(SCHEME)
+    start, end = CALENDAR.bounds(PERIOD)
     return {"s": start.isoformat(), "e": end.isoformat()}
 
 

@@ -231,11 +231,13 @@ def report_files(reports_dir: Path, period: str) -> list[Path]:
 # --- the page's data ----------------------------------------------------------------------------
 
 
-def board_data(conn, period: str | None) -> dict:
-    """Everything the template shows for `period` (None: the newest), from board_*.sql."""
+def board_data(conn, period: str | None, calendar) -> dict:
+    """Everything the template shows for `period` (None: the newest), from board_*.sql; the deadline
+    from the reporting calendar (`calendar`, under the scheme the period was computed with)."""
     from tthc.reports.formatting import (
         NOT_APPLICABLE, STATUS_VI, as_bool, reason_list, target_text, vn_datetime, vn_int, vn_pct,
     )
+    from tthc.periods import Period
     from tthc.warehouse import query
 
     periods = query(conn, "queries/board_periods")
@@ -244,8 +246,8 @@ def board_data(conn, period: str | None) -> dict:
     if chosen is None:
         return data
     label = chosen["period"]
-    data.update(found=True, period=label, period_row=chosen, deadline=vn_datetime(chosen["deadline"]),
-                scheme=chosen["period_scheme"])
+    deadline = calendar.with_scheme(chosen["period_scheme"]).deadline(Period.parse(label))
+    data.update(found=True, period=label, period_row=chosen, deadline=str(deadline), scheme=chosen["period_scheme"])
 
     status = []
     for r in query(conn, "queries/board_status", period=label):
@@ -359,7 +361,7 @@ def create_app():
         try:
             settings = task_settings()
             with read_snapshot(settings.warehouse_url) as conn:
-                data = board_data(conn, period)
+                data = board_data(conn, period, settings.calendar)
         except Exception as exc:  # no warehouse yet, unreachable, or a broken setting: say so, in the page
             reason = redact(_first_line(exc), url_secrets(settings.warehouse_url) if settings else ())
             log.warning("status board: warehouse unreadable: %s", reason)

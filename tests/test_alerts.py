@@ -10,6 +10,7 @@ import pytest
 
 from tthc.alerts import (Alert, deadline_missed_alert, first_line, report_ready_alert, run_deadline_alert,
                          task_failed_alert)
+from tthc.calendar import DEFAULT_CALENDAR
 from tthc.periods import Period
 
 
@@ -46,12 +47,15 @@ def test_report_ready_lists_the_files_and_the_summary():
         "[TTHC] Báo cáo kỳ 2025-09 đã sẵn sàng: (không có tệp)"
 
 
-def test_deadline_missed_shows_the_last_day_of_an_exclusive_midnight_deadline():
+def test_deadline_missed_shows_the_last_day_on_time():
     missing = [("VL-YT", "Phòng Y tế")]
     expected = "[TTHC] Kỳ 2025-03: hết hạn nộp báo cáo (19/03/2025), còn 1 đơn vị chưa nộp: Phòng Y tế (VL-YT)"
-    for deadline in (Period(2025, 3).deadline(), date(2025, 3, 19), "2025-03-19", "2025-03-20T00:00:00+07:00",
-                     "2025-03-19T17:00:00Z", None):
+    # The calendar's Deadline, its last day as a date or ISO text, or none (the period's own).
+    for deadline in (DEFAULT_CALENDAR.deadline(Period(2025, 3)), date(2025, 3, 19), "2025-03-19", None):
         assert deadline_missed_alert("2025-03", missing, deadline).message_vi == expected, deadline
+    # 2026-02 closes on Saturday 14/02/2026, right before Tết (16–20/02 off): three working days later is 25/02.
+    assert deadline_missed_alert("2026-02", missing, calendar=DEFAULT_CALENDAR).message_vi.startswith(
+        "[TTHC] Kỳ 2026-02: hết hạn nộp báo cáo (25/02/2026)")
 
 
 def test_run_deadline_names_the_run_and_airflows_alert_time():

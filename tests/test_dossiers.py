@@ -17,7 +17,7 @@ from sqlalchemy import text
 from tthc.catalogue import load_catalogue
 from tthc.orchestration import (PortalBatchQuarantined, aggregate_period, compute_portal_indicators,
                                 ingest_portal_unit, portal_units, reconcile, run_portal)
-from tthc.reports.data import ReportData
+from tthc.reports.data import load_report_data
 from tthc.settings import DEFAULT_CATALOGUE_DIR, Settings, SettingsError
 from tthc.periods import Period
 from tthc.sources.portal import PortalDataError, PortalUnavailableError, portal_client
@@ -424,10 +424,8 @@ def test_july_2025_counts_the_old_communes_dossiers_of_15_to_30_june(settings, d
     area = rows(settings, "SELECT numerator, denominator FROM mart_area_kpi_monthly "
                           "WHERE period = '2025-07' AND indicator_code = 'NQ01-3'")
     assert area == [(3, 6)]
-    data = ReportData(period=JULY, scheme="decree09", issue_year=2025, area=[], units=[], submissions=[],
-                      discrepancies=[], catalogue=load_catalogue(settings), portal_merged=summary["indicators"][
-                          "counted_elsewhere"])
-    notes = data.portal_merged_notes()
+    with transaction(settings.warehouse_url) as conn:
+        notes = load_report_data(conn, JULY, configured, load_catalogue(settings)).portal_merged_notes()
     assert notes[0] == ("Số liệu tháng từ Cổng dịch vụ công của Xã Vĩnh Linh (XM-19363) gồm hồ sơ trong kỳ của các "
                         "đơn vị cũ trước 01/07/2025: Thị trấn Hồ Xá (X-19363): 2 hồ sơ, Xã Vĩnh Chấp (X-19375): 1 hồ sơ, "
                         "Xã Vĩnh Long (X-19387): 0 hồ sơ.")

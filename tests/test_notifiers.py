@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tthc.calendar import DEFAULT_CALENDAR
 from tthc.periods import Period
 
 SMTP_PASSWORD = "smtp-canary-Pw-7f3a9c"  # canaries: must reach the servers, never a message or a log
@@ -260,8 +261,9 @@ def test_deadline_missed_without_task_context_names_period_deadline_and_units(ch
     monkeypatch.setenv("AIRFLOW_CONN_TTHC_SMTP", smtp.conn_json())
     monkeypatch.setenv("AIRFLOW_VAR_TTHC_ALERT_RECIPIENTS", "vanphong@ubnd.example.vn; ctth@ubnd.example.vn")
     missing = [("VL-YT", "Phòng Y tế"), ("VL-TP", "Phòng Tư pháp")]
-    # Period.deadline() is the exclusive end (20/03 00:00): the last day shown is 19/03.
-    result = notify_deadline_missed(Period(2025, 3), missing, Period(2025, 3).deadline(), dag_id="tthc_monthly_shared_drive")
+    # The calendar's Deadline: on time until the end of 19/03 (its exclusive end, 20/03 00:00, is not shown).
+    result = notify_deadline_missed(Period(2025, 3), missing, DEFAULT_CALENDAR.deadline(Period(2025, 3)),
+                                    dag_id="tthc_monthly_shared_drive")
     assert result == {"email": True, "webhook": True}
     expected = ("[TTHC] Kỳ 2025-03: hết hạn nộp báo cáo (19/03/2025), còn 2 đơn vị chưa nộp: "
                 "Phòng Y tế (VL-YT), Phòng Tư pháp (VL-TP)")
@@ -286,6 +288,9 @@ def test_one_missing_unit_is_the_alerts_unit_and_long_lists_are_cut_in_the_subje
     assert many.message_vi == ("[TTHC] Kỳ 2025-04: hết hạn nộp báo cáo (17/04/2025), còn 7 đơn vị chưa nộp: "
                                "Xã 0 (X-0), Xã 1 (X-1), Xã 2 (X-2), Xã 3 (X-3), Xã 4 (X-4), … và 2 đơn vị khác")
     assert many.unit is None and len(many.payload()["missing_units"]) == 7
+    # 2026-02 closes on Saturday 14/02/2026, right before Tết: its deadline skips the days off 16–20/02.
+    tet = deadline_missed_alert("2026-02", [("VL-YT", "Phòng Y tế")], None)
+    assert tet.message_vi.startswith("[TTHC] Kỳ 2026-02: hết hạn nộp báo cáo (25/02/2026)")
 
 
 def test_failure_message_names_the_unit_of_a_parse_error():
@@ -454,13 +459,13 @@ def test_deadline_alert_callback_runs_as_the_triggerer_runs_it(channels):
     callback = AsyncCallback(deadline_alert_callback, kwargs={"missing_units": [["VL-YT", "Phòng Y tế"]]})
     assert callback.path == "tthc_airflow.deadline_callbacks.deadline_alert_callback"
     dag = DAG("deadline_probe", schedule=None, deadline=DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=Period(2025, 3).deadline() - datetime(
-            2025, 3, 15, tzinfo=Period(2025, 3).deadline().tzinfo), callback=callback))
+        reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=DEFAULT_CALENDAR.deadline(Period(2025, 3)).end - datetime(
+            2025, 3, 15, tzinfo=DEFAULT_CALENDAR.zone), callback=callback))
     assert dag.deadline[0].callback == callback
 
     # What Deadline.handle_miss puts in the callback's kwargs (airflow/models/deadline.py, 3.3.2).
     context = {"dag_run": {"dag_run_id": "scheduled__2025-02-14T17:00:00+00:00",
-                           "dag_id": "tthc_monthly_shared_drive", "conf": {},
+                           "dag_id": "tthc_monthly_shared_drive", "conf": {}, "logical_date": "2025-02-14T17:00:00Z",
                            "data_interval_start": "2025-02-14T17:00:00Z", "data_interval_end": "2025-03-14T17:00:00Z"},
                "deadline": {"id": "0195", "deadline_time": datetime(2025, 3, 19, 17, 0, tzinfo=timezone.utc)}}
     assert "TTHC_PERIOD_SCHEME" not in os.environ

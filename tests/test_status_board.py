@@ -173,6 +173,7 @@ def test_board_content(client, monkeypatch):
     order = [r["attrs"]["data-status"] for r in page.tables["status"][1:]]
     assert order == sorted(order, key=board.STATUS_ORDER.index)
     assert "chưa gửi: 25" in " ".join(html.replace("<b>", "").replace("</b>", "").split())
+    assert "Hạn gửi báo cáo: hết ngày 19/03/2025" in html  # the reporting calendar's last day on time
 
     # Heat-map: columns are the period's indicators, cells the unit's rate coloured by the target.
     head = [a.get("data-indicator") for _, a in Tables(html).tables["heatmap"][0]["cells"][1:]]
@@ -185,12 +186,12 @@ def test_board_content(client, monkeypatch):
     assert cell("X-19363", "NQ01-5")[0] == "90,0%" and "ko" in css("X-19363", "NQ01-5")  # target = 100
     assert cell("X-19363", "NQ02-5")[0] == "90,0%"  # NQ02-5 repeats NQ01-5
     assert cell("X-19363", "NQ02-6")[0] == "không phát sinh" and "nil" in css("X-19363", "NQ02-6")  # 0/0
-    assert cell("X-19366", "NQ01-3")[0] == "16,6%" and "ko" in css("X-19366", "NQ01-3")  # 10/60
+    assert cell("X-19366", "NQ01-3")[0] == "16,7%" and "ko" in css("X-19366", "NQ01-3")  # 10/60, half up
     assert cell("VL-NV", "NQ01-3")[0] == "100,0%"  # the correction counts
     for unit in ("VL-TP", "VL-YT", "VL-GDDT"):  # rejected or missing: not reported, blank
         assert cell(unit, "NQ01-3")[0] == "" and "blank" in css(unit, "NQ01-3")
     assert "10/60" in cell("X-19366", "NQ01-3")[1]["title"]
-    assert cell("", "NQ01-3")[0] == "41,1%"  # the area: (30 + 10 + 2) / (40 + 60 + 2)
+    assert cell("", "NQ01-3")[0] == "41,2%"  # the area: (30 + 10 + 2) / (40 + 60 + 2) = 41,18 %
 
     # Links: the DAG run whose data interval is the period, and the period's report files.
     assert asked == [(datetime(2025, 2, 15, tzinfo=LOCAL_TZ), datetime(2025, 3, 15, tzinfo=LOCAL_TZ))]

@@ -18,8 +18,9 @@ import html
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
+from .calendar import ReportingCalendar
 from .periods import LOCAL_TZ, Period
 
 EVENTS = ("task_failed", "deadline_missed", "report_ready")
@@ -137,34 +138,25 @@ def as_datetime(value) -> datetime:
 
 
 def _deadline_day(deadline) -> date | None:
-    """The last day to submit. A datetime at local midnight is an exclusive end (Period.deadline()):
-    its day is the day before."""
+    """The last day to submit: a tthc.calendar.Deadline, a date or an ISO date."""
     if deadline is None or deadline == "":
         return None
     if isinstance(deadline, str):
-        deadline = as_datetime(deadline) if "T" in deadline or " " in deadline else date.fromisoformat(deadline)
-    if isinstance(deadline, datetime):
-        local = deadline.astimezone(LOCAL_TZ) if deadline.tzinfo else deadline
-        if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
-            local -= timedelta(days=1)
-        return local.date()
-    return deadline
-
-
-def period_deadline(label: str, scheme: str = "decree09", workdays: int = 3) -> datetime:
-    """The submission deadline of the period `label` (exclusive end)."""
-    return Period.parse(label).deadline(scheme, workdays)
+        return date.fromisoformat(deadline)
+    return getattr(deadline, "last_day", deadline)
 
 
 def deadline_missed_alert(period, missing_units: Iterable[Sequence[str]], deadline=None, *,
                           dag_id: str | None = None, run_id: str | None = None,
-                          reason: str | None = None) -> Alert:
-    """`missing_units`: (code, name) pairs. `deadline`: a date, or a datetime (local midnight = exclusive
-    end, as Period.deadline() returns), or an ISO string; None = the period's own Decree 09 deadline."""
+                          reason: str | None = None, calendar: ReportingCalendar | None = None) -> Alert:
+    """`missing_units`: (code, name) pairs. `deadline`: the last day to submit (a Deadline, a date or
+    an ISO date); None = the month's own, from `calendar` (default: the deployment's)."""
     label = period_label(period)
     units = [(str(u[0]), str(u[1]) if len(u) > 1 and u[1] else str(u[0])) for u in missing_units or ()]
     if deadline is None and label:
-        deadline = period_deadline(label)
+        from .settings import Settings
+
+        deadline = (calendar or Settings.from_env().calendar).deadline(Period.parse(label))
     day = _deadline_day(deadline)
     when = f" ({day:%d/%m/%Y})" if day else ""
     named = [f"{name} ({code})" for code, name in units]
@@ -186,11 +178,12 @@ def deadline_missed_alert(period, missing_units: Iterable[Sequence[str]], deadli
 
 def run_deadline_alert(period, *, run_id: str | None = None, alert_time=None, deadline=None,
                        missing_units: Iterable[Sequence[str]] = (), dag_id: str | None = None,
-                       reason: str | None = None) -> Alert:
+                       reason: str | None = None, calendar: ReportingCalendar | None = None) -> Alert:
     """The period's run had not finished by Airflow's deadline (`alert_time`). `deadline` is the
     submission deadline shown (None: the period's own); the reason names the run and the alert time."""
     if not reason:
         reason = f"lượt chạy {run_id} chưa hoàn tất" if run_id else "lượt chạy chưa hoàn tất"
         if alert_time:
             reason += f" (mốc cảnh báo {as_datetime(alert_time).astimezone(LOCAL_TZ):%H:%M %d/%m/%Y})"
-    return deadline_missed_alert(period, missing_units, deadline, dag_id=dag_id, run_id=run_id, reason=reason)
+    return deadline_missed_alert(period, missing_units, deadline, dag_id=dag_id, run_id=run_id, reason=reason,
+                                 calendar=calendar)

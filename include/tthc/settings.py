@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 
+from .calendar import ReportingCalendar
 from .redaction import safe_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -14,7 +16,7 @@ SQL_DIR = INCLUDE_DIR / "sql"
 EXPECTATIONS_DIR = INCLUDE_DIR / "expectations"
 DEFAULT_CATALOGUE_DIR = INCLUDE_DIR / "catalogue"
 
-PERIOD_SCHEMES = ("decree09", "calendar")
+
 # How a resolved dossier is judged on time against NgayHenTra: the full timestamp (the spec) or the
 # day only (hẹn trả by day, as some provincial systems count).
 ON_TIME_RULES = ("timestamp", "date")
@@ -23,25 +25,6 @@ STATUS_CODES = range(1, 11)  # TrangThaiHoSo 1..10, as a portal profile maps its
 
 class SettingsError(ValueError):
     """A setting has a value the pipeline cannot use."""
-
-
-def _number(value, name: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        raise SettingsError(f"{name}={value!r}: expected a number of seconds") from None
-
-
-def _statuses(value, name: str) -> tuple[int, ...]:
-    """'3, 10' (or a sequence of codes) → (3, 10): TrangThaiHoSo codes."""
-    items = value.split(",") if isinstance(value, str) else list(value or ())
-    try:
-        codes = tuple(sorted({int(str(v).strip()) for v in items if str(v).strip()}))
-    except ValueError:
-        raise SettingsError(f"{name}={value!r}: expected TrangThaiHoSo codes separated by commas, e.g. 3,10") from None
-    if any(c not in STATUS_CODES for c in codes):
-        raise SettingsError(f"{name}={value!r}: TrangThaiHoSo codes run from 1 to 10")
-    return codes
 
 
 @dataclass(frozen=True)
@@ -69,6 +52,8 @@ class Settings:
     on_time_by: str = "timestamp"
     resolved_statuses: tuple[int, ...] = ()  # empty: every status
     withdrawn_statuses: tuple[int, ...] = ()
+    # The reporting calendar's settings: deployment-wide (environment and catalogue files, never an
+    # Airflow variable), so the timetable, the tasks, the callbacks and the CLI all read the same.
     period_scheme: str = "decree09"
     # Working days after the period's last day on which submissions are still on time.
     deadline_workdays: int = 3
@@ -99,12 +84,12 @@ class Settings:
             portal_client_secret=get("TTHC_PORTAL_CLIENT_SECRET"),
             portal_username=get("TTHC_PORTAL_USERNAME"),
             portal_password=get("TTHC_PORTAL_PASSWORD"),
-            portal_fetch_deadline=_number(get("TTHC_PORTAL_FETCH_DEADLINE") or 900, "TTHC_PORTAL_FETCH_DEADLINE"),
+            portal_fetch_deadline=_number("TTHC_PORTAL_FETCH_DEADLINE", get("TTHC_PORTAL_FETCH_DEADLINE") or "900"),
             on_time_by=get("TTHC_ON_TIME_BY") or "timestamp",
-            resolved_statuses=_statuses(get("TTHC_RESOLVED_STATUSES"), "TTHC_RESOLVED_STATUSES"),
-            withdrawn_statuses=_statuses(get("TTHC_WITHDRAWN_STATUSES"), "TTHC_WITHDRAWN_STATUSES"),
+            resolved_statuses=_statuses("TTHC_RESOLVED_STATUSES", get("TTHC_RESOLVED_STATUSES")),
+            withdrawn_statuses=_statuses("TTHC_WITHDRAWN_STATUSES", get("TTHC_WITHDRAWN_STATUSES")),
             period_scheme=get("TTHC_PERIOD_SCHEME") or "decree09",
-            deadline_workdays=int(get("TTHC_DEADLINE_WORKDAYS") or 3),
+            deadline_workdays=_whole_number("TTHC_DEADLINE_WORKDAYS", get("TTHC_DEADLINE_WORKDAYS") or "3"),
         )
         known = {f.name for f in fields(cls)}
         values.update({k: v for k, v in overrides.items() if k in known and v not in (None, "")})
@@ -113,12 +98,9 @@ class Settings:
         return settings
 
     def check(self) -> None:
-        if self.period_scheme not in PERIOD_SCHEMES:
-            raise SettingsError(
-                f"TTHC_PERIOD_SCHEME={self.period_scheme!r}: expected one of {', '.join(PERIOD_SCHEMES)}"
-            )
-        if self.deadline_workdays < 0:
-            raise SettingsError("TTHC_DEADLINE_WORKDAYS must be 0 or more")
+        """Fail now, naming the setting, rather than at the first period (CalendarError): the scheme,
+        the working days, the zone and the office's day-off files; the portal's deadline and rules."""
+        _ = self.calendar  # building it is the check
         if not 0 < self.portal_fetch_deadline < float("inf"):
             raise SettingsError(f"TTHC_PORTAL_FETCH_DEADLINE={self.portal_fetch_deadline!r}: expected a positive "
                                 f"number of seconds")
@@ -138,3 +120,34 @@ class Settings:
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
+
+    @cached_property
+    def calendar(self) -> ReportingCalendar:
+        """Periods, words and deadlines for this deployment (scheme, working days, days off)."""
+        return ReportingCalendar.from_settings(self)
+
+
+def _whole_number(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{name}={value!r}: expected a whole number") from None
+
+
+def _number(name: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise SettingsError(f"{name}={value!r}: expected a number of seconds") from None
+
+
+def _statuses(name: str, value) -> tuple[int, ...]:
+    """'3, 10' (or a sequence of codes) → (3, 10): TrangThaiHoSo codes."""
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    try:
+        codes = tuple(sorted({int(str(v).strip()) for v in items if str(v).strip()}))
+    except ValueError:
+        raise SettingsError(f"{name}={value!r}: expected TrangThaiHoSo codes separated by commas, e.g. 3,10") from None
+    if any(c not in STATUS_CODES for c in codes):
+        raise SettingsError(f"{name}={value!r}: TrangThaiHoSo codes run from 1 to 10")
+    return codes

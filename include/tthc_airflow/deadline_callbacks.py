@@ -10,34 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 
-from tthc.alerts import Alert, as_datetime, first_line, period_deadline, period_label, run_deadline_alert
+from tthc.alerts import Alert, as_datetime, first_line, period_label, run_deadline_alert
+from tthc.calendar import ReportingCalendar
 from tthc.periods import Period
 
+from . import reporting_calendar
 from .notifiers import send_alert
 
 log = logging.getLogger(__name__)
 
 
-def _dag_run_period(dag_run: dict, kwargs: dict) -> str | None:
-    """The period of the run the deadline is about: kwargs `period`, else the run's conf, else its data
-    interval."""
+def _dag_run_period(dag_run: dict, kwargs: dict, calendar: ReportingCalendar) -> str | None:
+    """The period of the run the deadline is about: kwargs `period`, else the run's (its conf, its
+    logical date, its data interval: ReportingCalendar.period_of_run)."""
     label = period_label(kwargs.get("period")) or period_label((dag_run.get("conf") or {}).get("period"))
-    if not label and dag_run.get("data_interval_start") and dag_run.get("data_interval_end"):
-        label = Period.for_interval(as_datetime(dag_run["data_interval_start"]),
-                                    as_datetime(dag_run["data_interval_end"])).label
+    start, end, logical = (as_datetime(dag_run[k]) if dag_run.get(k) else None
+                           for k in ("data_interval_start", "data_interval_end", "logical_date"))
+    if not label and (logical or (start and end)):
+        label = calendar.period_of_run(logical_date=logical,
+                                       data_interval=(start, end) if start and end else None).label
     return label
-
-
-def _submission_deadline(label: str | None, kwargs: dict):
-    """The submission deadline shown (not Airflow's alert time): kwargs `deadline`, else the period's own
-    from kwargs scheme/workdays or TTHC_PERIOD_SCHEME / TTHC_DEADLINE_WORKDAYS."""
-    if kwargs.get("deadline") or not label:
-        return kwargs.get("deadline")
-    scheme = kwargs.get("scheme") or os.environ.get("TTHC_PERIOD_SCHEME") or "decree09"
-    workdays = int(kwargs.get("workdays") or os.environ.get("TTHC_DEADLINE_WORKDAYS") or 3)
-    return period_deadline(label, scheme, workdays)
 
 
 def _deadline_alert(context: dict | None, kwargs: dict) -> Alert:
@@ -46,19 +39,21 @@ def _deadline_alert(context: dict | None, kwargs: dict) -> Alert:
     "deadline": {"id", "deadline_time"}} — no task instance, no full template context."""
     context = context or {}
     dag_run = context.get("dag_run") or {}
-    label = _dag_run_period(dag_run, kwargs)
+    calendar = reporting_calendar()
+    label = _dag_run_period(dag_run, kwargs, calendar)
+    # The submission deadline shown, not Airflow's alert time: kwargs `deadline`, else the period's own.
+    deadline = kwargs.get("deadline") or (calendar.deadline(Period.parse(label)) if label else None)
     return run_deadline_alert(label, run_id=dag_run.get("dag_run_id") or dag_run.get("run_id"),
-                              alert_time=(context.get("deadline") or {}).get("deadline_time"),
-                              deadline=_submission_deadline(label, kwargs),
+                              alert_time=(context.get("deadline") or {}).get("deadline_time"), deadline=deadline,
                               missing_units=kwargs.get("missing_units") or [], dag_id=dag_run.get("dag_id"),
-                              reason=kwargs.get("reason"))
+                              reason=kwargs.get("reason"), calendar=calendar)
 
 
 async def deadline_alert_callback(context: dict | None = None, **kwargs) -> dict:
     """AsyncCallback for DeadlineAlert (runs in the triggerer): the period's run had not succeeded by
     Airflow's deadline. kwargs (all optional, JSON-serialisable): period; deadline (ISO date shown as
-    the submission deadline; default: the period's own, from scheme/workdays or TTHC_PERIOD_SCHEME /
-    TTHC_DEADLINE_WORKDAYS); missing_units [[code, name], ...]; reason. Never raises."""
+    the submission deadline; default: the period's own, from the deployment's reporting calendar);
+    missing_units [[code, name], ...]; reason. Never raises."""
     try:
         alert = _deadline_alert(context, kwargs)
     except Exception as exc:

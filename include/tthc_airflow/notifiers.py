@@ -55,24 +55,16 @@ RECIPIENTS_VARIABLE = "tthc_alert_recipients"
 
 def _context_period(context) -> str | None:
     """The period a task's context is about: the mapped `period` argument (the report task), else the
-    run's period (tthc_airflow.run_period), else None."""
+    run's period (tthc_airflow.period_of_run: a month, or a roll-up's quarter, half-year or year),
+    else None."""
     op_kwargs = getattr(context.get("task"), "op_kwargs", None)
     if isinstance(op_kwargs, dict) and isinstance(op_kwargs.get("period"), str) and op_kwargs["period"]:
         return op_kwargs["period"]
-    timetable = getattr(context.get("dag"), "timetable", None)
-    if getattr(timetable, "frequency", "month") != "month":  # a roll-up DAG: '2025-Q1', '2025-H1', '2025'
-        from tthc_airflow import requested_period
-
-        try:
-            return requested_period(context) or timetable.label_for_interval(
-                context["data_interval_start"], context["data_interval_end"])
-        except Exception:
-            return None
     try:
-        from tthc_airflow import run_period
+        from tthc_airflow import period_of_run
 
-        return run_period(context).label
-    except Exception:  # an asset-triggered run has no data interval, a bad conf label, ...
+        return period_of_run(context).label
+    except Exception:  # an asset-triggered run names no period, a bad conf label, ...
         params = context.get("params") or {}
         return period_label(params.get("period"))
 

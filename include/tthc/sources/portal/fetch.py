@@ -37,6 +37,7 @@ from pathlib import Path
 
 import httpx
 
+from ...calendar import DEFAULT_CALENDAR, ReportingCalendar
 from ...periods import LOCAL_TZ, Period
 from ...redaction import redact, safe_url, url_secrets
 from .auth import BearerToken, OAuth2SignIn
@@ -131,13 +132,13 @@ class PortalClient:
         fetch_procedures and iter_dossier_pages so that they share one budget."""
         return self._clock() + self.fetch_deadline
 
-    def iter_dossier_pages(self, unit_code: str, period: Period, scheme: str = "decree09",
+    def iter_dossier_pages(self, unit_code: str, period: Period, calendar: ReportingCalendar = DEFAULT_CALENDAR,
                            deadline: float | None = None) -> Iterator[Page]:
         """The unit's dossiers received or resolved in the period, one mapped page at a time
         (every request of the profile's in turn). Never a short result: see the module's doc."""
         deadline = self.deadline() if deadline is None else deadline
         endpoint = self.profile.dossiers
-        for params in endpoint.params(unit_code, period, scheme):
+        for params in endpoint.params(unit_code, period, calendar):
             for records, where in self._pages(endpoint, params, deadline):
                 started = time.perf_counter()
                 page = endpoint.mapping.columns(records, self._salt)

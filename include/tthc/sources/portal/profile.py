@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from ...calendar import DEFAULT_CALENDAR, ReportingCalendar
 from ...periods import Period
 from ...settings import INCLUDE_DIR
 from .privacy import APPLICANT_KEY, KEPT_FIELDS, applicant_key
@@ -36,7 +37,7 @@ PROCEDURE_FIELDS = ("MaTTHC", "TenTTHC", "DuDieuKienToanTrinh", "DaCungCapToanTr
 # What a request template may use: the unit code and, for dossiers, the period's days (first, last,
 # the day before the first).
 TEMPLATE_FIELDS = ("unit", "first_day", "last_day", "day_before")
-# Asia/Ho_Chi_Minh has kept +07:00 since 1975: dates become the same ISO text Period.bounds() gives.
+# Asia/Ho_Chi_Minh has kept +07:00 since 1975: dates become the same ISO text ReportingCalendar.bounds() gives.
 LOCAL_OFFSET = "+07:00"
 _LOCAL_DELTA = timedelta(hours=7)
 
@@ -195,13 +196,14 @@ class Endpoint:
     paged: bool
     records: str | None  # for an unpaged endpoint: where its records are
 
-    def params(self, unit_code: str, period: Period | None = None, scheme: str = "decree09") -> list[dict[str, str]]:
+    def params(self, unit_code: str, period: Period | None = None,
+               calendar: ReportingCalendar = DEFAULT_CALENDAR) -> list[dict[str, str]]:
         """Each request's query parameters for the unit (and the period, for dossiers); a paged
         endpoint adds the paging."""
         values = {"unit": unit_code}
         if period is not None:
-            first_day = period.bounds(scheme)[0].date()
-            values.update(first_day=first_day, last_day=period.last_day(scheme),
+            first_day = calendar.bounds(period)[0].date()
+            values.update(first_day=first_day, last_day=calendar.last_day(period),
                           day_before=first_day - timedelta(days=1))
         return [{name: template.format(**values) for name, template in request} for request in self.requests]
 

@@ -90,8 +90,7 @@ def ingest_portal_unit(settings: Settings, period: Period, unit_code: str,
         procedures = client.fetch_procedures(unit_code, deadline)
         seconds["fetch"] = time.perf_counter() - started
         pulled = {"pages": 0.0, "archived": 0.0}
-        pages = _timed(client.iter_dossier_pages(unit_code, period, settings.period_scheme, deadline),
-                       pulled, "pages")
+        pages = _timed(client.iter_dossier_pages(unit_code, period, settings.calendar, deadline), pulled, "pages")
         started = time.perf_counter()
         frame, fetched = batch_frame(_timed(archive_pages(pages, pending), pulled, "archived"), unit_code)
         seconds["frame"] = time.perf_counter() - started - pulled["archived"]
@@ -243,9 +242,9 @@ def compute_portal_indicators(settings: Settings, period: Period) -> dict:
     statuses) are recorded for the period (portal_status_rule) and applied."""
     catalogue = load_catalogue(settings)
     warehouse.prepare(settings)
-    start, end = period.bounds(settings.period_scheme)
+    start, end = settings.calendar.bounds(period)
     scope = [{"period": period.label, "unit_code": u.code, "indicator_code": i.code}
-             for u in catalogue.units_in(period, settings.period_scheme)
+             for u in catalogue.units_in(period, settings.calendar)
              for i in catalogue.applicable(u) if i.portal_rule and not i.alias_of]
     rules = [{"period": period.label, "status": status,
               "resolved": int(not settings.resolved_statuses or status in settings.resolved_statuses),
@@ -261,7 +260,7 @@ def compute_portal_indicators(settings: Settings, period: Period) -> dict:
         execute_many(conn, "loads/portal_status_rule", rules)
         execute_file(conn, "models/portal_unit_indicator", period=period.label,
                      period_start=start.isoformat(), period_end=end.isoformat(),
-                     first_day=start.date().isoformat(), last_day=period.last_day(settings.period_scheme).isoformat(),
+                     first_day=start.date().isoformat(), last_day=settings.calendar.last_day(period).isoformat(),
                      on_time_by_date=int(settings.on_time_by == "date"))
         figures = {r["indicator_code"]: r["figures"]
                    for r in query(conn, "queries/portal_figure_counts", period=period.label)}
