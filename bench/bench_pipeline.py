@@ -2,10 +2,13 @@
 
     make bench                       # 1,000,000 dossiers: 100 units x 10,000
     BENCH_DOSSIERS=100000 make bench # 100 units x 1,000
+    BENCH_PROFILE=vnpt-igate make bench  # through the vnpt-igate profile (OAuth2, 300 s tokens)
 
 What runs (see bench/README.md for how to read the output):
 
-* the fake portal (tthc_testing.fake_portal) in a separate process, on loopback HTTP, serving a
+* the fake portal (tthc_testing.fake_portal) in a separate process, on loopback HTTP, speaking the
+  BENCH_PROFILE portal profile (national-sync, or vnpt-igate: OAuth2 sign-in with tokens of
+  BENCH_TOKEN_TTL seconds, nested records, UTC dates, two requests per unit), serving a
   temporary catalogue with BENCH_UNITS synthetic units (B-001...) valid from the period's first
   day, BENCH_DOSSIERS / BENCH_UNITS dossiers each for the (calendar) period; it is warmed first
   (every unit-period requested once), so its generation cost is not the pipeline's;
@@ -43,22 +46,26 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "include"))
 
-from tthc.sources.portal import stage as dossiers  # noqa: E402
 from tthc.calendar import ReportingCalendar  # noqa: E402
 from tthc.periods import Period  # noqa: E402
-from tthc.sources.portal import fetch as portal_client  # noqa: E402
 from tthc.settings import DEFAULT_CATALOGUE_DIR, Settings  # noqa: E402
+from tthc.sources.portal import page_records, read_archive  # noqa: E402
+from tthc.sources.portal import stage as dossiers  # noqa: E402
+from tthc.sources.portal.auth import BearerToken, OAuth2SignIn  # noqa: E402
+from tthc.sources.portal.privacy import APPLICANT_KEY, KEPT_FIELDS  # noqa: E402
+from tthc.sources.portal.profile import dig, load_profile  # noqa: E402
 
 DOSSIERS = int(os.environ.get("BENCH_DOSSIERS", "1000000"))
 UNITS = int(os.environ.get("BENCH_UNITS", "100"))
 PERIOD = Period.parse(os.environ.get("BENCH_PERIOD", "2025-09"))
+PROFILE = load_profile(os.environ.get("BENCH_PROFILE", "national-sync"))
+TOKEN_TTL = float(os.environ.get("BENCH_TOKEN_TTL", "300"))  # OAuth2 profiles: access token lifetime
 KEEP = os.environ.get("BENCH_KEEP") == "1"  # keep the temp dir (warehouse, archives, JSON lines)
 SCHEME = "calendar"  # the period is one calendar month: each unit serves exactly its per-unit count
 CALENDAR = ReportingCalendar(scheme=SCHEME)
 
-# Portal field -> floor column (the fact_dossier columns, raw portal values, no conversion).
-FLOOR_FIELDS = ("MaHoSo", "MaTTHC", "MaLinhVuc", "DonViXuLy", "KenhThucHien", "TrangThaiHoSo",
-                "NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", *dossiers.FLAGS, "DanhGia", "ChuHoSoKey")
+# The floor's columns: the fact_dossier fields as archived (mapped by the profile, dates ISO local).
+FLOOR_FIELDS = (*KEPT_FIELDS, APPLICANT_KEY)
 
 
 def log(msg: str) -> None:
@@ -82,30 +89,44 @@ def write_catalogue(target: Path) -> Path:
     return target
 
 
-def start_portal(catalogue: Path, per_unit: int, token: str) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "tthc_testing.fake_portal", "--port", "0", "--token", token,
+def start_portal(catalogue: Path, per_unit: int, secret: str) -> tuple[subprocess.Popen, str]:
+    cmd = [sys.executable, "-m", "tthc_testing.fake_portal", "--port", "0", "--profile", PROFILE.name,
+           "--token", secret, "--client-secret", secret, "--token-ttl", str(TOKEN_TTL),
            "--catalogue", str(catalogue), "--per-month", str(per_unit), str(per_unit),
            "--cache-rows", str(max(2 * DOSSIERS, 2_000_000))]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "include"))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
-    line = proc.stdout.readline()  # "fake portal at http://127.0.0.1:PORT (Ctrl-C to stop)"
+    line = proc.stdout.readline()  # "fake portal at http://127.0.0.1:PORT <profile> ... (Ctrl-C to stop)"
     if "http://" not in line:
         proc.kill()
         raise SystemExit(f"bench: the fake portal did not start: {line!r}")
     return proc, line.split(" at ", 1)[1].split()[0]
 
 
-def warm_portal(url: str, token: str) -> int:
-    """Request every unit-period once (1 record) so the server generates and caches it."""
-    start, _ = CALENDAR.bounds(PERIOD)
-    total = 0
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=600) as http:
+def portal_env(url: str, secret: str) -> dict:
+    """The TTHC_PORTAL_* settings for the fake portal (its default OAuth2 client for vnpt-igate)."""
+    if PROFILE.auth == "bearer":
+        return {"TTHC_PORTAL_TOKEN": secret}
+    from tthc_testing.fake_portal import TOKEN_PATH
+
+    return {"TTHC_PORTAL_TOKEN_URL": url + TOKEN_PATH, "TTHC_PORTAL_CLIENT_ID": "tthc-pipeline",
+            "TTHC_PORTAL_CLIENT_SECRET": secret}
+
+
+def warm_portal(url: str, secret: str) -> int:
+    """Request every unit-period once (1 record per request) so the server generates and caches it."""
+    env = portal_env(url, secret)
+    auth = (BearerToken(secret) if PROFILE.auth == "bearer" else
+            OAuth2SignIn(env["TTHC_PORTAL_TOKEN_URL"], env["TTHC_PORTAL_CLIENT_ID"], secret))
+    paging, total = PROFILE.paging, 0
+    with httpx.Client(base_url=url, auth=auth, timeout=600) as http:
         for code in unit_codes():
-            body = http.get(portal_client.HOSO_PATH, params={
-                "maDonVi": code, "tuNgay": f"{start:%Y%m%d}", "denNgay": f"{CALENDAR.last_day(PERIOD):%Y%m%d}",
-                "trang": 1, "soBanGhi": 1}).json()
-            total += int(body["tongSoBanGhi"])
-            http.get(portal_client.TTHC_PATH, params={"maDonVi": code}).raise_for_status()
+            for params in PROFILE.dossiers.params(code, PERIOD, CALENDAR):
+                body = http.get(PROFILE.dossiers.path, params={
+                    **params, paging.page_param: paging.first_page, paging.size_param: 1}).json()
+                total += int(dig(body, paging.total))
+            http.get(PROFILE.procedures.path, params=PROFILE.procedures.params(code)[0]).raise_for_status()
+    auth.close()
     return total
 
 
@@ -119,31 +140,6 @@ def server_peak_mb(pid: int) -> float | None:
     return None
 
 
-class StripTimer:
-    """Times tthc.sources.portal.privacy.strip_personal as the client calls it (personal-data removal is
-    done inside the client's page loop; this splits it out of the fetch time). The two clock reads
-    per record are charged to the removal, i.e. against the pipeline."""
-
-    def __init__(self):
-        self.seconds = 0.0
-        self._original = portal_client.strip_personal
-
-    def __enter__(self):
-        original, clock = self._original, time.perf_counter
-
-        def timed(record, salt):
-            t = clock()
-            out = original(record, salt)
-            self.seconds += clock() - t
-            return out
-
-        portal_client.strip_personal = timed
-        return self
-
-    def __exit__(self, *exc):
-        portal_client.strip_personal = self._original
-
-
 # --- the pipeline --------------------------------------------------------------------------------
 
 
@@ -151,8 +147,7 @@ def run_pipeline(settings: Settings) -> dict:
     stages = defaultdict(float)
     fetched = loaded = 0
     started = time.perf_counter()
-    with StripTimer() as strip:
-        outcomes = dossiers.ingest_portal_units(settings, PERIOD, unit_codes())  # its own client, as run_portal
+    outcomes = dossiers.ingest_portal_units(settings, PERIOD, unit_codes())  # its own client, as run_portal
     t = time.perf_counter()
     figures = dossiers.compute_portal_indicators(settings, PERIOD)
     stages["indicators"] = time.perf_counter() - t
@@ -164,8 +159,6 @@ def run_pipeline(settings: Settings) -> dict:
         loaded += summary["dossiers"]
         for stage, seconds in summary["seconds"].items():
             stages[stage] += seconds
-    stages["strip"] = strip.seconds
-    stages["fetch"] -= strip.seconds  # the client's page loop, without the removal
     if figures["units"] != UNITS:
         raise SystemExit(f"bench: expected figures for {UNITS} units, got {figures}")
     processing = sum(v for k, v in stages.items() if k != "fetch")
@@ -189,16 +182,14 @@ def pipeline_figures(settings: Settings) -> dict:
 
 
 def write_jsonl(settings: Settings, path: Path) -> int:
-    """The archived pages (personal data already removed) as one JSON-lines file, one dossier a line."""
+    """The archived pages (mapped fields only) as one JSON-lines file, one dossier a line."""
     n = 0
     with path.open("w", encoding="utf-8") as out:
         for code in unit_codes():
-            with gzip.open(settings.archive_dir / "portal" / PERIOD.label / f"{code}.jsonl.gz", "rt",
-                           encoding="utf-8") as f:
-                for line in f:
-                    for record in json.loads(line):
-                        out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
-                        n += 1
+            for page in read_archive(settings.archive_dir / "portal" / PERIOD.label / f"{code}.jsonl.gz"):
+                for record in page_records(page):
+                    out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+                    n += 1
     return n
 
 
@@ -206,9 +197,9 @@ def floor_query(param, col) -> str:
     """One aggregate over the raw rows: the counts behind every dossier-based indicator.
     param(name) renders a bound parameter, col(field, as_int) a column of the floor table."""
     s, e = param("s"), param("e")
-    received, due, resolved = col("NgayTiepNhan"), col("NgayHenTra"), col("NgayKetThucXuLy")
+    received, due, resolved = col("received_at"), col("due_at"), col("resolved_at")
     rec = f"{received} >= {s} AND {received} < {e}"
-    res = f"{resolved} >= {s} AND {resolved} < {e}"  # '' (in process) sorts before any date
+    res = f"{resolved} >= {s} AND {resolved} < {e}"  # NULL (in process) is never in the period
 
     def flag(name: str) -> str:
         return f"{col(name, True)} = 1"
@@ -241,7 +232,7 @@ FLOOR_INDICATORS = {"NQ01-2": ("fee_online", "received_fee"), "NQ01-3": ("receiv
 
 def _floor_bounds() -> dict:
     start, end = CALENDAR.bounds(PERIOD)
-    return {"s": f"{start:%Y%m%d%H%M%S}", "e": f"{end:%Y%m%d%H%M%S}"}
+    return {"s": start.isoformat(), "e": end.isoformat()}
 
 
 def _as_figures(rows, names) -> dict:
@@ -337,8 +328,9 @@ def run_backend(backend: str) -> None:
     stages = result["stages"]
     log(f"[{backend}] pipeline: {result['fetched']:,} records fetched, {result['loaded']:,} dossiers loaded, "
         f"{result['figures']} unit figures")
-    order = [("fetch", "fetch: HTTP + JSON decode in the client (not processing)"),
-             ("strip", "personal-data removal (salted HMAC key)"), ("archive", "archive (gzip JSON lines)"),
+    order = [("fetch", "fetch: HTTP + JSON decode + sign-in in the client (not processing)"),
+             ("map", "profile mapping: personal data dropped, salted HMAC key"),
+             ("archive", "archive (gzip JSON lines)"),
              ("frame", "batch frame (dedupe, dates)"), ("validate", "GX dossier_batch suite"),
              ("load", "load (warehouse transaction)"), ("indicators", "indicators (SQL model)")]
     for key, label in order:
@@ -407,15 +399,16 @@ def main() -> None:
         raise SystemExit(f"bench: BENCH_BACKENDS={','.join(BACKENDS)!r}: expected sqlite and/or postgresql")
     per_unit = DOSSIERS // UNITS
     work = Path(tempfile.mkdtemp(prefix="tthc-bench-", dir=os.environ.get("BENCH_TMPDIR")))
-    token = secrets.token_urlsafe(16)
+    secret = secrets.token_urlsafe(16)
     log(f"bench: {DOSSIERS:,} dossiers = {UNITS} units x {per_unit:,}, period {PERIOD} ({SCHEME}), "
-        f"backends {', '.join(BACKENDS)}, work dir {work}")
+        f"profile {PROFILE.name}" + (f" (tokens of {TOKEN_TTL:g} s)" if PROFILE.auth == "oauth2" else "")
+        + f", backends {', '.join(BACKENDS)}, work dir {work}")
     server = None
     try:
         catalogue = write_catalogue(work / "catalogue")
         t = time.perf_counter()
-        server, url = start_portal(catalogue, per_unit, token)
-        served = warm_portal(url, token)
+        server, url = start_portal(catalogue, per_unit, secret)
+        served = warm_portal(url, secret)
         log(f"fake portal: pid {server.pid} at {url}, {served:,} dossiers generated and cached in "
             f"{time.perf_counter() - t:.1f} s (warm-up, not counted)")
         if served != DOSSIERS:
@@ -424,7 +417,8 @@ def main() -> None:
             drop = None
             env = dict(os.environ, BENCH_CHILD=backend, BENCH_WORK=str(work),
                        TTHC_DATA_DIR=str(work / backend), TTHC_CATALOGUE_DIR=str(catalogue), TTHC_PORTAL_URL=url,
-                       TTHC_PORTAL_TOKEN=token, TTHC_PERIOD_SCHEME=SCHEME, TTHC_PII_SALT=secrets.token_hex(16))
+                       TTHC_PORTAL_PROFILE=PROFILE.name, **portal_env(url, secret), TTHC_PERIOD_SCHEME=SCHEME,
+                       TTHC_PII_SALT=secrets.token_hex(16))
             env.pop("TTHC_WAREHOUSE_URL", None)  # SQLite: the embedded warehouse in the data dir
             if backend == "postgresql":
                 env["TTHC_WAREHOUSE_URL"], drop = fresh_pg_database()

@@ -76,11 +76,13 @@ def report_period(settings: Settings, period: Period) -> dict:
 
 
 def portal_units(settings: Settings, period: Period) -> list[str]:
-    """Units whose dossiers are fetched for the period; none, with a one-line notice, without a portal."""
+    """Units whose dossiers are fetched for the period: every unit that existed during it, so that
+    in 2025-07 (15/06–14/07) the old units' dossiers of 15–30/06 are fetched too (they count under
+    their successors: compute_portal_indicators). None, with a one-line notice, without a portal."""
     if not settings.portal_url:
         log.info("portal not configured (no TTHC_PORTAL_URL or tthc_portal connection): portal source skipped")
         return []
-    return [u.code for u in load_catalogue(settings).units_in(period, settings.calendar)]
+    return [u.code for u in load_catalogue(settings).units_during(period, settings.calendar)]
 
 
 def run_portal(settings: Settings, period: Period) -> dict:

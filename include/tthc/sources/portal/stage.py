@@ -19,23 +19,21 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from ... import warehouse
 from ...catalogue import load_catalogue
 from ...checks.dossiers import validate_batches
 from ...periods import Period
-from ...settings import Settings
+from ...settings import STATUS_CODES, Settings
 from ...warehouse import execute_file, execute_many, now_local, query, transaction
+from ...warehouse.load import refresh_reference
 from .fetch import PortalClient, archive_pages, portal_from_settings
-from .privacy import APPLICANT_KEY, PERSONAL_FIELDS, salt_from_env
+from .privacy import APPLICANT_KEY, KEPT_FIELDS, PERSONAL_FIELDS, salt_from_env
 
 log = logging.getLogger(__name__)
 
-FLAGS = ("PhaiThanhToan", "DuocThanhToanTrucTuyen", "HoSoCoThanhPhanSoHoa", "KetQuaDuocSoHoa",
-         "CoKetQuaDienTu", "DaDongBoDVCQG", "CoTaiSuDungDuLieu")
-# Portal field → fact_dossier column. TenTTHC is left out: fact_procedure holds the names.
+# The pipeline's dossier field (a profile's mapping target) → fact_dossier column.
 FACT_COLUMNS = {
     "MaHoSo": "ma_ho_so", "MaTTHC": "ma_tthc", "MaLinhVuc": "ma_linh_vuc",
     "KenhThucHien": "kenh_thuc_hien", "TrangThaiHoSo": "trang_thai_ho_so",
@@ -45,15 +43,9 @@ FACT_COLUMNS = {
     "CoKetQuaDienTu": "co_ket_qua_dien_tu", "DaDongBoDVCQG": "da_dong_bo_dvcqg",
     "CoTaiSuDungDuLieu": "co_tai_su_dung_du_lieu", "DanhGia": "danh_gia", APPLICANT_KEY: "chu_ho_so_key",
 }
-# What each page keeps. The personal fields are kept (empty once stripped) so that the suite, not
-# trust, shows they are absent; unknown extra fields are dropped.
-PAGE_FIELDS = ("MaHoSo", "MaTTHC", "MaLinhVuc", "DonViXuLy", "KenhThucHien", "NgayTiepNhan", "NgayHenTra",
-               "NgayKetThucXuLy", "TrangThaiHoSo", *FLAGS, "DanhGia", APPLICANT_KEY, *PERSONAL_FIELDS)
-DATE_FIELDS = {"NgayTiepNhan": "received_at", "NgayHenTra": "due_at", "NgayKetThucXuLy": "resolved_at"}
-# Asia/Ho_Chi_Minh has kept +07:00 since 1975: the same text ReportingCalendar.bounds(...) gives in isoformat().
-LOCAL_OFFSET = "+07:00"
-# A field a record lacks is NaN, an explicit null None: as DataFrame.from_records has them.
-_ABSENT = float("nan")
+# The batch frame's columns. The personal fields are there too (empty, as the client keeps only
+# KEPT_FIELDS) so that the suite, not trust, shows they are absent.
+PAGE_FIELDS = (*KEPT_FIELDS, APPLICANT_KEY, *PERSONAL_FIELDS)
 # Dossiers checked by one run of the suite. GX costs about the same per run whatever the rows, but the
 # group's frames and their concatenation are alive together: the bench's pipeline peaks at ≈ 400 MB
 # with 100,000 and ≈ 920 MB with 250,000 (bench/README.md).
@@ -99,7 +91,7 @@ def ingest_portal_units(settings: Settings, period: Period, unit_codes: Iterable
             raise ValueError(f"mã đơn vị {unit_code!r} không có trong danh mục đơn vị")
     own_client = client is None
     if own_client:
-        client = portal_from_settings(settings.portal_url, settings.portal_token, salt=salt_from_env())
+        client = portal_from_settings(settings, salt=salt_from_env())
         if client is None:
             log.info("portal: not configured (TTHC_PORTAL_URL); period %s skipped", period)
             return {u: {"period": period.label, "unit_code": u, "outcome": "skipped"} for u in unit_codes}
@@ -136,28 +128,32 @@ class _Staged:
     pending: Path
     final: Path
     # Wall seconds per stage, in the summary (bench/ reads them): fetch = the procedures and the
-    # client's pages (HTTP, JSON, personal data dropped), archive = writing the pages, frame =
-    # building the batch frame, validate = the unit's share of the suite, load = its transaction.
+    # client's pages (HTTP, JSON, sign-in), map = the profile's mapping (personal data dropped),
+    # archive = writing the pages, frame = building the batch frame, validate = the unit's share of
+    # the suite, load = its transaction.
     seconds: dict
 
 
 def _stage(settings: Settings, period: Period, unit_code: str, client: PortalClient) -> _Staged:
     final = settings.archive_dir / "portal" / period.label / f"{unit_code}.jsonl.gz"
     pending = final.with_name(f".{unit_code}.pending.jsonl.gz")
-    seconds = dict.fromkeys(("fetch", "archive", "frame", "validate", "load"), 0.0)
+    seconds = dict.fromkeys(("fetch", "map", "archive", "frame", "validate", "load"), 0.0)
     try:
         started = time.perf_counter()
-        procedures = client.fetch_procedures(unit_code)
+        mapped = client.mapping_seconds
+        deadline = client.deadline()  # one budget for the unit's whole fetch
+        procedures = client.fetch_procedures(unit_code, deadline)
         seconds["fetch"] = time.perf_counter() - started
         pulled = {"pages": 0.0, "archived": 0.0}
-        pages = _timed(client.iter_dossier_pages(unit_code, period, settings.calendar), pulled, "pages")
+        pages = _timed(client.iter_dossier_pages(unit_code, period, settings.calendar, deadline), pulled, "pages")
         started = time.perf_counter()
         frame, fetched = batch_frame(_timed(archive_pages(pages, pending), pulled, "archived"), unit_code)
     except BaseException:
         pending.unlink(missing_ok=True)  # a PortalError half-way: no archive
         raise
     seconds["frame"] = time.perf_counter() - started - pulled["archived"]
-    seconds["fetch"] += pulled["pages"]
+    seconds["map"] = client.mapping_seconds - mapped
+    seconds["fetch"] += pulled["pages"] - seconds["map"]
     seconds["archive"] = pulled["archived"] - pulled["pages"]
     return _Staged(unit_code, frame, fetched, procedures, pending, final, seconds)
 
@@ -176,50 +172,33 @@ def _timed(items: Iterable, seconds: dict, key: str) -> Iterator:
         yield item
 
 
-def batch_frame(pages: Iterable[list[dict]], unit_code: str):
+def batch_frame(pages: Iterable[dict[str, list]], unit_code: str):
     """The unit-period as one frame, deduplicated by MaHoSo (last occurrence wins, at its place),
-    and the number of records fetched. Each page goes at once into one list per field, so no page
-    (nor any record dict) outlives its turn, and pandas gets whole columns instead of records."""
+    and the number of records fetched. Pages are the client's columns: each is appended to one list
+    per field at once (a field a page lacks is missing there), so pandas gets whole columns."""
     import pandas as pd
 
     columns = {field: [] for field in PAGE_FIELDS}
     fetched = 0
     for page in pages:
-        fetched += len(page)
+        n = len(page["MaHoSo"])
+        fetched += n
         for field, values in columns.items():
-            values.extend([record.get(field, _ABSENT) for record in page])
+            values.extend(page.get(field) or [None] * n)
     keys = columns["MaHoSo"]
-    # Missing keys (None, NaN) are one key, as for pandas' drop_duplicates.
-    last = {(None if k is None or k != k else k): i for i, k in enumerate(keys)}
+    # Missing keys (None) are one key, as for pandas' drop_duplicates.
+    try:
+        last = {k: i for i, k in enumerate(keys)}
+    except TypeError:  # an object or a list where a code belongs: told apart by its text
+        last = {repr(k): i for i, k in enumerate(keys)}
     if len(last) < len(keys):
         keep = sorted(last.values())
         columns = {field: [values[i] for i in keep] for field, values in columns.items()}
     data = {field: pd.Series(values, dtype=object if not values else None) for field, values in columns.items()}
-    for raw, iso in DATE_FIELDS.items():
-        data[iso] = pd.Series([_iso_value(v) for v in columns[raw]], dtype=object)
     data["row_key"] = range(len(columns["MaHoSo"]))
     frame = pd.DataFrame(data)
     frame["unit_code"] = unit_code
     return frame, fetched
-
-
-def _iso_value(value):
-    """yyyyMMddHHmmss → 'YYYY-MM-DDTHH:MM:SS+07:00'; empty → missing; anything else stays as sent,
-    so the suite's format rule names the value. Plain Python per value: several times faster than
-    pandas' string methods on a few thousand values."""
-    if value is None or value != value:  # None, NaN
-        return None
-    s = str(value).strip()
-    if not s:
-        return None
-    if len(s) == 14 and s.isascii() and s.isdigit():
-        iso = f"{s[0:4]}-{s[4:6]}-{s[6:8]}T{s[8:10]}:{s[10:12]}:{s[12:14]}"
-        try:
-            datetime.fromisoformat(iso)  # one C call: the same range checks as datetime(y, m, d, ...)
-        except ValueError:
-            return s
-        return iso + LOCAL_OFFSET
-    return s
 
 
 def _procedure_rows(procedures: list[dict]) -> tuple[list[dict], list[str]]:
@@ -344,27 +323,42 @@ def _plain_values(series) -> list:
 
 
 def compute_portal_indicators(settings: Settings, period: Period) -> dict:
-    """Portal figures of every unit with a loaded batch (models/portal_unit_indicator), one transaction."""
+    """Portal figures of every unit with a loaded batch (models/portal_unit_indicator), one transaction.
+
+    The catalogue's reference tables and the period's unit keys are refreshed first, so an old unit
+    fetched for a period after the reorganisation counts under its successor whatever ran before;
+    the counting rules of the settings (on time by date or timestamp, resolved and withdrawn
+    statuses) are recorded for the period (portal_status_rule) and applied."""
     catalogue = load_catalogue(settings)
     warehouse.prepare(settings)
     start, end = settings.calendar.bounds(period)
     scope = [{"period": period.label, "unit_code": u.code, "indicator_code": i.code}
              for u in catalogue.units_in(period, settings.calendar)
              for i in catalogue.applicable(u) if i.portal_rule and not i.alias_of]
+    rules = [{"period": period.label, "status": status,
+              "resolved": int(not settings.resolved_statuses or status in settings.resolved_statuses),
+              "withdrawn": int(status in settings.withdrawn_statuses)} for status in STATUS_CODES]
     with transaction(settings.warehouse_url) as conn:
         warehouse.lock_for_writing(conn)
+        refresh_reference(conn, catalogue, period, settings)
+        execute_file(conn, "models/ref_period_unit_key", period=period.label)
         execute_file(conn, "loads/portal_indicator_scope_clear", period=period.label)
         if scope:
             execute_many(conn, "loads/portal_indicator_scope", scope)
+        execute_file(conn, "loads/portal_status_rule_clear", period=period.label)
+        execute_many(conn, "loads/portal_status_rule", rules)
         execute_file(conn, "models/portal_unit_indicator", period=period.label,
-                     period_start=start.isoformat(), period_end=end.isoformat())
+                     period_start=start.isoformat(), period_end=end.isoformat(),
+                     first_day=start.date().isoformat(), last_day=settings.calendar.last_day(period).isoformat(),
+                     on_time_by_date=int(settings.on_time_by == "date"))
         figures = {r["indicator_code"]: r["figures"]
                    for r in query(conn, "queries/portal_figure_counts", period=period.label)}
         (units,) = (r["units"] for r in query(conn, "queries/portal_units_loaded", period=period.label))
+        merged = [dict(r) for r in query(conn, "queries/portal_merged_units", period=period.label)]
     unknown = sorted({s["indicator_code"] for s in scope} - set(figures)) if units else []
     if unknown:
         log.warning("portal: no formula in models/portal_unit_indicator.sql for %s", ", ".join(unknown))
     summary = {"period": period.label, "units": units, "figures": sum(figures.values()),
-               "indicators": sorted(figures), "without_formula": unknown}
+               "indicators": sorted(figures), "without_formula": unknown, "counted_elsewhere": merged}
     log.info("portal figures %s", summary)
     return summary
