@@ -90,6 +90,7 @@ def test_one_period_with_both_sources(dags, tthc_env, monkeypatch, caplog):
             for i in range(10)])
         monkeypatch.setenv("TTHC_PORTAL_URL", portal.url)
         monkeypatch.setenv("TTHC_PORTAL_TOKEN", portal.token)
+        monkeypatch.setenv("TTHC_PII_SALT", "dag-run-test-salt-0123456789abcdef")
         _run_period(dags, tthc_env)
     with transaction(tthc_env.warehouse_url) as conn:
         area = conn.execute(text("SELECT numerator, denominator, sources FROM mart_area_kpi_monthly "

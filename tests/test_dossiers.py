@@ -23,7 +23,7 @@ from tthc.warehouse import get_engine, transaction
 MARCH, APRIL = Period(2025, 3), Period(2025, 4)  # Decree 09: 15/02–14/03 and 15/03–14/04
 HO_XA, BEN_QUAN = "X-19363", "X-19366"
 CANARY_NAME, CANARY_ID, CANARY_PHONE = "Canary Trịnh Thị Zê", "099912345678", "0999123456"
-SALT = "test-salt-3c1f"
+SALT = "test-salt-3c1f-0123456789abcdef0123"
 # The catalogue row the on-time rate needs (the office adds it to include/catalogue/indicators.csv).
 TDGQ_ROW = ("TDGQ-1,15,766,Tỷ lệ hồ sơ giải quyết đúng hoặc trước hạn,Giải quyết đúng hạn,all,"
             "Số hồ sơ đã giải quyết đúng hoặc trước hạn,Số hồ sơ đã giải quyết,,sum,resolved\n")

@@ -1,8 +1,9 @@
 """Personal data is dropped at the edge (spec: Decree 13/2023/NĐ-CP): nothing downstream sees it.
 
 An applicant can still be counted without their ID number: with a salt, the ID becomes an
-HMAC key. The salt (TTHC_PII_SALT or an Airflow variable) is never stored in the warehouse,
-so the key cannot be reversed by anyone holding only the warehouse.
+HMAC key. The salt (the environment variable TTHC_PII_SALT of the workers) is never stored in the
+warehouse, so the key cannot be reversed by anyone holding only the warehouse. Without it (or with
+one too short to resist guessing) nothing is fetched, rather than dossiers stored without a key.
 """
 
 from __future__ import annotations
@@ -12,9 +13,14 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 
+from ...settings import SettingsError
+
 PERSONAL_FIELDS = ("ChuHoSo", "SoGiayToChuHoSo", "SoDienThoai")
 APPLICANT_KEY = "ChuHoSoKey"
 SALT_ENV = "TTHC_PII_SALT"
+# 32 characters: `openssl rand -hex 16` (128 bits); ID numbers are 12 digits, easy to enumerate
+# under a short or guessable salt.
+MIN_SALT_LENGTH = 32
 
 _ID_SEPARATORS = re.compile(r"[\s.\-/]+")
 
@@ -46,9 +52,14 @@ def strip_personal(record: Mapping, salt: bytes | None) -> dict:
     return out
 
 
-def salt_from_env(env: Mapping[str, str] | None = None) -> bytes | None:
-    value = (os.environ if env is None else env).get(SALT_ENV)
-    return value.encode("utf-8") if value else None
+def salt_from_env(env: Mapping[str, str] | None = None) -> bytes:
+    """The salt of the applicant keys; SettingsError when it is missing or too short."""
+    value = (os.environ if env is None else env).get(SALT_ENV) or ""
+    if len(value) < MIN_SALT_LENGTH:
+        state = "is not set" if not value else f"has {len(value)} characters"
+        raise SettingsError(f"{SALT_ENV} {state}: the portal needs a secret salt of at least {MIN_SALT_LENGTH} "
+                            f"characters (e.g. `openssl rand -hex 32`) to key applicants without storing their ID")
+    return value.encode("utf-8")
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:

@@ -77,10 +77,10 @@ def ingest_portal_unit(settings: Settings, period: Period, unit_code: str,
         raise ValueError(f"mã đơn vị {unit_code!r} không có trong danh mục đơn vị")
     own_client = client is None
     if own_client:
-        client = portal_from_settings(settings.portal_url, settings.portal_token, salt=salt_from_env())
-        if client is None:
+        if not settings.portal_url:
             log.info("portal: not configured (TTHC_PORTAL_URL); unit %s period %s skipped", unit_code, period)
             return {"period": period.label, "unit_code": unit_code, "outcome": "skipped"}
+        client = portal_from_settings(settings.portal_url, settings.portal_token, salt=salt_from_env())
     final = settings.archive_dir / "portal" / period.label / f"{unit_code}.jsonl.gz"
     pending = final.with_name(f".{unit_code}.pending.jsonl.gz")
     # Wall seconds per stage, in the summary (bench/ reads them): fetch = the procedures and the
