@@ -323,9 +323,10 @@ def backfill_window(periods) -> tuple[str, str]:
 
 
 def create_backfill(cluster: AirflowCluster, dag_id: str, periods, *, max_active_runs: int,
-                    timeout: float) -> list[str]:
+                    timeout: float, cli: bool = True) -> list[str]:
     """Wait until the DAG is parsed (no import error), unpause it, check with a dry run that the backfill
-    selects exactly `periods`, then create it. Returns the command."""
+    selects exactly `periods`, then create it: with `airflow backfill create` (the documented command,
+    returned), or with `cli=False` through the REST API (the same request without starting a CLI process)."""
     deadline = time.monotonic() + timeout
     while True:  # the dag-processor must have serialised the DAG before a backfill can be created
         errors = cluster.api("GET", "/api/v2/importErrors")
@@ -340,11 +341,20 @@ def create_backfill(cluster: AirflowCluster, dag_id: str, periods, *, max_active
     start, end = backfill_window(periods)
     command = ["backfill", "create", "--dag-id", dag_id, "--from-date", start, "--to-date", end,
                "--max-active-runs", str(max_active_runs)]
-    dry = cluster.airflow(*command, "--dry-run", timeout=max(5.0, deadline - time.monotonic())).stdout
-    planned = [datetime.fromisoformat(d) for d in re.findall(r"^\| (\d{4}-\d\d-\d\d [\d:]+[+-]\d\d:\d\d) ", dry, re.M)]
+    if cli:
+        dry = cluster.airflow(*command, "--dry-run", timeout=max(5.0, deadline - time.monotonic())).stdout
+        planned = [datetime.fromisoformat(d)
+                   for d in re.findall(r"^\| (\d{4}-\d\d-\d\d [\d:]+[+-]\d\d:\d\d) ", dry, re.M)]
+    else:
+        body = {"dag_id": dag_id, "from_date": start, "to_date": end, "max_active_runs": max_active_runs}
+        dry = cluster.api("POST", "/api/v2/backfills/dry_run", json=body)
+        planned = [ts(b["logical_date"]) for b in dry["backfills"]]
     if planned != [p.bounds()[0] for p in periods]:
         raise ClusterError(f"the dry run selects other runs than {[p.label for p in periods]}:\n{dry}")
-    cluster.airflow(*command, timeout=max(5.0, deadline - time.monotonic()))
+    if cli:
+        cluster.airflow(*command, timeout=max(5.0, deadline - time.monotonic()))
+    else:
+        cluster.api("POST", "/api/v2/backfills", json=body)
     return command
 
 

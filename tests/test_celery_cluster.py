@@ -79,6 +79,10 @@ TEST_SIZES = {
     "AIRFLOW__CORE__MAX_TASK_RETRY_DELAY": "5",
     # Longer than any task of this test runs, as the compose file's is for production tasks.
     "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "60",
+    # A task whose message died with the worker is queued again after 90 s (checked every 5 s); a task
+    # only waiting for a free worker slot that long is queued again too, harmlessly (same try).
+    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "90",
+    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "5",
     # The scheduler's health server listens on a fixed port (8974) another run on this machine may hold.
     "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "false",
 }
@@ -336,7 +340,9 @@ def test_backfill_on_two_celery_workers_survives_losing_one(tmp_path, pg_url, ap
             cluster.api("POST", "/api/v2/pools", json={"name": PORTAL_POOL, "slots": POOL_SLOTS,
                                                        "description": "Portal fetches running at once"})
             t_create = time.monotonic()
-            create_backfill(cluster, DAG_ID, PERIODS, max_active_runs=MAX_ACTIVE_RUNS, timeout=_left(deadline))
+            # Through the REST API (test_backfill_scheduler runs the `airflow backfill create` command itself).
+            create_backfill(cluster, DAG_ID, PERIODS, max_active_runs=MAX_ACTIVE_RUNS, timeout=_left(deadline),
+                            cli=False)
             _progress(t0, "backfill of 2025-01..2025-03 created")
             outcome = _run_and_lose_a_worker(cluster, t0, deadline, warehouse_url)
             backfill_s = time.monotonic() - t_create
@@ -354,7 +360,8 @@ def test_backfill_on_two_celery_workers_survives_losing_one(tmp_path, pg_url, ap
                   f"retries started {recovery['retried_s']:.1f} s, done {recovery['recovered_s']:.1f} s after; "
                   f"most fetches at once {outcome['max_fetches']} (pool {POOL_SLOTS}); tasks per worker "
                   f"{outcome['per_host']}; writers queued on the advisory lock in {outcome['lock']}; "
-                  f"most warehouse sessions in a transaction at once {outcome['max_in_transaction']}")
+                  f"most warehouse sessions in a transaction at once {outcome['max_in_transaction']}; queued again "
+                  f"after task_queued_timeout: {outcome['requeued'] or 'none'}")
 
     # Each unit-period loaded once and whole, as in the reference.
     loads, expected = _portal_loads(warehouse_url), _portal_loads(reference_warehouse)
@@ -500,6 +507,8 @@ def _run_and_lose_a_worker(cluster: AirflowCluster, t0: float, deadline: float, 
     assert set(per_host) == set(cluster.worker_hostnames.values()), per_host
     max_fetches = max_overlap([(ts(t["start_date"]), ts(t["end_date"])) for t in fetch_tries])
     assert max_fetches <= POOL_SLOTS, f"{max_fetches} portal fetches ran at once; the pool has {POOL_SLOTS} slots"
+    # Tasks the scheduler queued again after task_queued_timeout (e.g. a message lost with the worker).
+    requeued = cluster.api("GET", "/api/v2/eventLogs", params={"dag_id": DAG_ID, "event": "stuck in queued reschedule"})
     return {
         "killed": killed, "killed_pids": killed_pids, "kill_after_s": kill_after,
         "victims": [f"{v['task_id']}[{v['map_index']}]" for v in victims],
@@ -507,5 +516,6 @@ def _run_and_lose_a_worker(cluster: AirflowCluster, t0: float, deadline: float, 
                      "retried_s": (max(retried) - kill_time).total_seconds(),
                      "recovered_s": (max(recovered) - kill_time).total_seconds()},
         "max_fetches": max_fetches, "per_host": per_host,
+        "requeued": [f"{e['task_id']}[{e['map_index']}] of {e['run_id']}" for e in requeued["event_logs"]],
         "lock": f"{sampler.lock_waits} of {sampler.samples} samples", "max_in_transaction": sampler.max_in_transaction,
     }
