@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -29,7 +30,6 @@ import signal
 import socket
 import subprocess
 import sys
-import json
 import time
 from contextlib import contextmanager
 from datetime import datetime
