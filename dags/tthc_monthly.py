@@ -5,16 +5,16 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import (AsyncCallback, DeadlineAlert, DeadlineReference, PokeReturnValue, dag,
                         get_current_context, task)
 from tthc_timetables import ReportingPeriodTimetable  # plugins/, registered by its plugin
 
-from tthc_airflow import DEFAULT_ARGS, MARTS_ASSET, PORTAL_POOL, period_param, run_period, task_settings
-from tthc_airflow.notifiers import deadline_alert_callback
+from tthc_airflow import (DEFAULT_ARGS, MARTS_ASSET, PORTAL_POOL, first_run_start, period_param, reporting_calendar,
+                          run_period, task_settings)
+from tthc_airflow.deadline_callbacks import deadline_alert_callback
 
-LOCAL_TZ = "Asia/Ho_Chi_Minh"
-SCHEME = os.environ.get("TTHC_PERIOD_SCHEME") or "decree09"
+# The deployment's calendar (TTHC_PERIOD_SCHEME): the same one the tasks ask for their run's period.
+CALENDAR = reporting_calendar()
 # A run queued on the 15th waits for submissions until the 20th at the latest; a run still unfinished
 # this many days after it was queued gets a Deadline Alert. Set in production (docker-compose): Airflow
 # 3.3.2's dag.test() fails on DAGs with a deadline (it looks the alert up by its unserialized form),
@@ -26,10 +26,12 @@ DOC = """
 
 One run per reporting period; the run's data interval **is** the period (Decree 09/2019: the 15th of
 the previous month 00:00 to the 14th 23:59:59, Asia/Ho_Chi_Minh; `TTHC_PERIOD_SCHEME=calendar`
-switches to calendar months). A manual run can name another period with conf `{"period": "2025-03"}`.
+switches to calendar months, for every component at once). A manual run processes the period named
+in its conf `{"period": "2025-03"}`, else the period holding its logical date; a period that has not
+ended yet is refused and nothing is written.
 
 0. `wait_for_submissions` — until the submission deadline (`TTHC_DEADLINE_WORKDAYS` working days after
-   the period's last day) checks the share every hour in reschedule mode (no worker is held) and logs
+   the period's last day, skipping Vietnam's public holidays and days off) checks the share every hour in reschedule mode (no worker is held) and logs
    who is still missing; at the deadline it goes on with what arrived (the rest are `missing`).
    Files arriving later are `late`; `tthc_watch_shared_drive` re-runs their period.
 1. `ingest_shared_drive` — records every file on the share, archives and parses new content versions.
@@ -42,8 +44,10 @@ switches to calendar months). A manual run can name another period with conf `{"
    when no portal is configured (connection `tthc_portal` or `TTHC_PORTAL_URL`).
 5. `compute_portal_indicators` → `reconcile_sources` — dossier-based figures (`source = 'portal'`),
    and self-reports more than 5 points away from them.
-6. `aggregate_marts` — the public marts (one transaction); updates the `tthc_marts` asset, which
-   triggers `tthc_monthly_report` for the period.
+6. `aggregate_marts` — the public marts (one transaction), and again those of the later months of
+   the year already aggregated (their year to date) and of the roll-ups already computed that
+   include the period; updates the `tthc_marts` asset naming all of them, which triggers
+   `tthc_monthly_report` to rewrite each of their reports.
 
 Alerts (connections `tthc_smtp`, `tthc_webhook`): any task failure; units still missing at the
 submission deadline (scheduled runs only); and, with `TTHC_RUN_DEADLINE_DAYS` set, a Deadline
@@ -56,18 +60,18 @@ Re-running a period is always safe: each step replaces that period's rows.
 @dag(
     dag_id="tthc_monthly_shared_drive",
     # The run's data interval is the period: Decree 09 15th → 14th (2025-03 = 15/02–14/03), or calendar months.
-    schedule=ReportingPeriodTimetable("month", scheme=SCHEME, tz=LOCAL_TZ),
-    start_date=pendulum.datetime(2024, 12, 15 if SCHEME == "decree09" else 1, tz=LOCAL_TZ),
+    schedule=ReportingPeriodTimetable.for_calendar(CALENDAR, "month"),
+    start_date=first_run_start(CALENDAR),
     catchup=True,
     max_active_runs=3,
     default_args=DEFAULT_ARGS,
     deadline=DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT,
                            interval=timedelta(days=float(RUN_DEADLINE_DAYS)),
-                           callback=AsyncCallback(deadline_alert_callback, kwargs={"scheme": SCHEME}),
+                           callback=AsyncCallback(deadline_alert_callback),
                            ) if RUN_DEADLINE_DAYS else None,
     tags=["tthc", "shared-drive", "portal", "monthly"],
     doc_md=DOC,
-    params={"period": period_param("kỳ của khoảng dữ liệu")},
+    params={"period": period_param("kỳ chứa ngày logic của lượt chạy")},
 )
 def tthc_monthly_shared_drive():
     @task.sensor(mode="reschedule", poke_interval=timedelta(hours=1), timeout=timedelta(days=21))
@@ -145,8 +149,9 @@ def tthc_monthly_shared_drive():
         context = get_current_context()
         period = run_period(context)
         summary = aggregate_period(task_settings(), period)
-        # The report DAG reads the period from the asset event.
-        context["outlet_events"][MARTS_ASSET].extra = {"period": period.label}
+        # The report DAG rewrites every report this update changed, named in the asset event.
+        context["outlet_events"][MARTS_ASSET].extra = {
+            key: summary[key] for key in ("period", "refreshed_later_periods", "refreshed_rollups")}
         return summary
 
     progress = wait_for_submissions()

@@ -57,7 +57,7 @@ def main() -> int:
     periods = Period.range(Period.parse(PERIODS[0]), Period.parse(PERIODS[1]))
     t0 = time.monotonic()
     manifest = generate_shared_drive(settings.shared_drive, Catalogue.load(settings.catalogue_dir), periods,
-                                     scheme=settings.period_scheme, deadline_workdays=settings.deadline_workdays,
+                                     calendar=settings.calendar,
                                      observed=_portal_figures(settings, periods, demo / "scratch"))
     files = sum(len(u["files"]) for p in manifest.values() for u in p.values())
     print(f"sample shared drive: {settings.shared_drive} ({files} submissions, {time.monotonic() - t0:.1f} s)")
@@ -74,8 +74,8 @@ def main() -> int:
     failed = []
     for period in periods:
         t = time.monotonic()
-        # A manual run covers the latest whole interval before its date: the period ends at its end.
-        run = monthly.test(logical_date=period.bounds(settings.period_scheme)[1])
+        # The logical date the timetable gives the period's run (its start): the run processes that period.
+        run = monthly.test(logical_date=settings.calendar.bounds(period)[0])
         # Under a scheduler the tthc_marts asset event starts the report DAG; dag.test() runs one DAG,
         # so the demo starts it the way ops would for a re-run: with the period in its conf.
         report_run = report.test(run_conf={"period": period.label})
@@ -91,7 +91,7 @@ def main() -> int:
         for label in labels:
             t = time.monotonic()
             rollup = RollupPeriod.parse(label)
-            run = rollup_dag.test(logical_date=rollup.bounds(settings.period_scheme)[1], run_conf={"period": label})
+            run = rollup_dag.test(logical_date=settings.calendar.bounds(rollup)[0], run_conf={"period": label})
             if str(run.state) != "success":
                 failed.append(label)
             print(f"{label}: {dag_id} {run.state} in {time.monotonic() - t:.1f} s — {_rollup_summary(settings, label)}")
@@ -106,7 +106,7 @@ def main() -> int:
 def _portal_figures(settings, periods, scratch: Path) -> dict:
     """What the portal's dossiers say each unit did, counted by the pipeline itself on a scratch
     warehouse, so the sample self-reports agree with the portal except where a unit misreports."""
-    from tthc import pipeline, warehouse
+    from tthc import orchestration, warehouse
 
     scratch_settings = settings.with_(warehouse_url=f"sqlite:///{scratch / 'warehouse.sqlite'}",
                                       archive_dir=scratch / "archive")

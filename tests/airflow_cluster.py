@@ -319,7 +319,9 @@ def backfill_window(periods) -> tuple[str, str]:
     """`airflow backfill create` selects runs by *logical date*, both ends inclusive. The monthly DAG's
     timetable (data interval = the period) makes the logical date the start of the interval, so
     period P is the run whose logical date is P's first instant: 2025-03 → 2025-02-15T00:00+07:00."""
-    return periods[0].bounds()[0].isoformat(), periods[-1].bounds()[0].isoformat()
+    from tthc.calendar import DEFAULT_CALENDAR
+
+    return DEFAULT_CALENDAR.bounds(periods[0])[0].isoformat(), DEFAULT_CALENDAR.bounds(periods[-1])[0].isoformat()
 
 
 def create_backfill(cluster: AirflowCluster, dag_id: str, periods, *, max_active_runs: int,
@@ -349,7 +351,9 @@ def create_backfill(cluster: AirflowCluster, dag_id: str, periods, *, max_active
         body = {"dag_id": dag_id, "from_date": start, "to_date": end, "max_active_runs": max_active_runs}
         dry = cluster.api("POST", "/api/v2/backfills/dry_run", json=body)
         planned = [ts(b["logical_date"]) for b in dry["backfills"]]
-    if planned != [p.bounds()[0] for p in periods]:
+    from tthc.calendar import DEFAULT_CALENDAR
+
+    if planned != [DEFAULT_CALENDAR.bounds(p)[0] for p in periods]:
         raise ClusterError(f"the dry run selects other runs than {[p.label for p in periods]}:\n{dry}")
     if cli:
         cluster.airflow(*command, timeout=max(5.0, deadline - time.monotonic()))

@@ -22,6 +22,7 @@ import pytest
 from airflow_cluster import (airflow_cluster, create_backfill, failure_details, group_members, mart_rows, max_overlap,
                              state_summary, table_differences, ts)
 from tthc import orchestration
+from tthc.calendar import DEFAULT_CALENDAR
 from tthc.catalogue import Catalogue
 from tthc.periods import Period
 from tthc_testing.sample_share import generate_shared_drive
@@ -118,7 +119,8 @@ def test_backfill_with_concurrent_runs_equals_running_each_period_alone(tthc_env
         assert len(backfills) == 1 and backfills[0]["max_active_runs"] == MAX_ACTIVE_RUNS
 
         # Each run's data interval is its period, and each period ran once.
-        by_period = {Period.for_interval(ts(r["data_interval_start"]), ts(r["data_interval_end"])): r for r in runs}
+        by_period = {DEFAULT_CALENDAR.exact(ts(r["data_interval_start"]), ts(r["data_interval_end"])): r
+                     for r in runs}
         assert sorted(by_period) == PERIODS
 
         # Timing: runs really overlapped (never more than the backfill allows); per-task overhead.

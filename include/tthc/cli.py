@@ -16,6 +16,7 @@ from .settings import Settings, SettingsError
 from .warehouse import WarehouseError
 
 BOOL_COLUMNS = {"meets_target", "ytd_meets_target"}
+TIME_COLUMNS = {"received_at", "deadline"}  # shown to the minute, local time (stored to the microsecond)
 
 
 def _period(value: str) -> Period:
@@ -26,11 +27,15 @@ def _period(value: str) -> Period:
 
 
 def _normalise(row: dict) -> dict:
-    """Same output from SQLite and PostgreSQL: booleans as true/false, numbers as numbers."""
+    """Same output from SQLite and PostgreSQL: booleans as true/false, numbers as numbers, times to the minute."""
+    from .reports.formatting import iso_minute
+
     out = {}
     for k, v in row.items():
         if k in BOOL_COLUMNS and v is not None:
             v = bool(v)
+        elif k in TIME_COLUMNS:
+            v = iso_minute(v)
         elif hasattr(v, "is_integer") and not isinstance(v, float):  # Decimal from PostgreSQL
             v = float(v)
         out[k] = v
@@ -119,7 +124,7 @@ def cmd_template(args, settings: Settings) -> int:
     from .sources.shared_drive.template import write_templates
 
     paths = write_templates(Catalogue.load(settings.catalogue_dir), args.period, Path(args.out),
-                            unit_code=args.unit, scheme=settings.period_scheme)
+                            unit_code=args.unit, calendar=settings.calendar)
     for p in paths:
         print(p)
     return 0

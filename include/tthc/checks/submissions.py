@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import warehouse
+from ..calendar import DEFAULT_CALENDAR, ReportingCalendar
 from ..catalogue import Catalogue, load_catalogue
 from ..periods import Period
 from ..settings import Settings
@@ -101,12 +102,12 @@ def _fmt_pct(x: float) -> str:
 
 
 def validate_submission(submission: dict, rows: list[dict], catalogue: Catalogue, period: Period,
-                        scheme: str = "decree09") -> ValidationOutcome:
+                        calendar: ReportingCalendar = DEFAULT_CALENDAR) -> ValidationOutcome:
     frame = submission_frame(submission, rows, catalogue, period)
     unit = catalogue.units.get(submission["unit_code"] or "")
     parameters = {
         "known_units": sorted(catalogue.units),
-        "units_in_period": sorted(u.code for u in catalogue.units_in(period, scheme)),
+        "units_in_period": sorted(u.code for u in catalogue.units_in(period, calendar)),
         "known_indicators": sorted(catalogue.indicators),
         # An unknown unit has no applicable indicators; its rows are reported once, under the unit.
         "applicable_indicators": sorted(catalogue.self_reportable(unit)) if unit else sorted(catalogue.indicators),
@@ -137,9 +138,9 @@ def validate_period(settings: Settings, period: Period) -> dict:
     catalogue = load_catalogue(settings)
     warehouse.prepare(settings)
     started = now_local()
-    scheme = settings.period_scheme
-    window_start = period.shift(-1).deadline(scheme, settings.deadline_workdays).isoformat()
-    window_end = period.deadline(scheme, settings.deadline_workdays).isoformat()
+    calendar = settings.calendar
+    window_start = calendar.deadline(period.shift(-1)).end.isoformat()
+    window_end = calendar.deadline(period).end.isoformat()
     with transaction(settings.warehouse_url) as conn:
         subs = warehouse.query(conn, "queries/submissions_to_validate", period=period.label,
                                window_start=window_start, window_end=window_end)
@@ -150,7 +151,7 @@ def validate_period(settings: Settings, period: Period) -> dict:
     results, accepted, rejected = [], 0, 0
     for sub in subs:
         if sub["parse_outcome"] == "parsed":
-            outcome = validate_submission(sub, rows_by_hash.get(sub["file_hash"], []), catalogue, period, scheme)
+            outcome = validate_submission(sub, rows_by_hash.get(sub["file_hash"], []), catalogue, period, calendar)
             result_path = settings.archive_dir / "validations" / f"{sub['file_hash']}.json"
             write_result(outcome, result_path)
             reasons, ok = outcome.reasons, outcome.accepted

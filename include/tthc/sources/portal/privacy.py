@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from ...settings import SettingsError
 
@@ -61,10 +61,3 @@ def salt_from_env(env: Mapping[str, str] | None = None) -> bytes:
                             f"characters (e.g. `openssl rand -hex 32`) to key applicants without storing their ID")
     return value.encode("utf-8")
 
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every non-empty secret in `text` with '***' (belt and braces for messages)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
