@@ -62,8 +62,8 @@ PERIODS = Period.range(Period(2025, 1), Period(2025, 3))
 MAX_ACTIVE_RUNS = 3
 WORKERS = 2
 POOL_SLOTS = 2  # fewer than the workers' 4 slots, so the pool, not the workers, bounds the fetches
-# Units of the run (the catalogue's others are left out to keep the test to a few minutes on 2 cores):
-# departments and communes, Phòng Tư pháp for NQ02-2, and the successors the communes name.
+# Units reporting in the run (the catalogue's others are left out to keep the test to a few minutes on
+# 2 cores): departments and communes, Phòng Tư pháp for NQ02-2.
 UNITS = ("VL-VP", "VL-TP", "VL-NV", "X-19363", "X-19366", "X-19369")
 DOSSIERS_PER_MONTH = (1500, 2500)  # a few pages per unit-period: a fetch runs long enough to be caught
 REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 15  # DB 15 for tests; compose uses 0
@@ -234,17 +234,17 @@ def reference_warehouse(pg_url):
 
 
 def _small_catalogue(target: Path) -> Path:
-    """The catalogue with only UNITS (and the successors they name)."""
+    """The catalogue with, of the units reporting in PERIODS, only UNITS (the others are unchanged)."""
     shutil.copytree(DEFAULT_CATALOGUE_DIR, target)
+    full = Catalogue.load(DEFAULT_CATALOGUE_DIR)
+    dropped = {u.code for p in PERIODS for u in full.units_in(p)} - set(UNITS)
     with (DEFAULT_CATALOGUE_DIR / "units.csv").open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
-        rows = [r for r in reader]
-        fields = reader.fieldnames
-    keep = set(UNITS) | {r["successor_code"] for r in rows if r["unit_code"] in UNITS and r["successor_code"]}
+        rows = [r for r in reader if r["unit_code"] not in dropped]
     with (target / "units.csv").open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        writer = csv.DictWriter(f, fieldnames=reader.fieldnames, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(r for r in rows if r["unit_code"] in keep)
+        writer.writerows(rows)
     return target
 
 
