@@ -35,6 +35,7 @@ def test_every_dag_has_docs_tags_owner_and_retries(dagbag):
         for t in dag.tasks:
             assert t.owner == "tthc-ops", (dag_id, t.task_id)
             assert t.retries >= 1, (dag_id, t.task_id)
+            assert t.execution_timeout and t.execution_timeout.total_seconds() <= 4 * 3600, (dag_id, t.task_id)
 
 
 def test_monthly_dag_is_a_chain_of_named_steps(dagbag):

@@ -1,8 +1,10 @@
-"""The reference catalogue (units, indicators, targets by year, report issuers by date), read from CSV data files."""
+"""The reference catalogue (units, indicators, targets by year, source precedence, report issuers by date),
+read from CSV data files."""
 
 from __future__ import annotations
 
 import csv
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -25,6 +27,9 @@ class Unit:
     valid_from: date
     valid_to: date | None
     successor_code: str | None
+    # The folder on the share (relative, '/'-separated) where only this unit's files may be: a file
+    # there naming another unit is rejected. None: the unit is not bound to a folder.
+    share_folder: str | None = None
 
     def valid_in(self, period: Period, calendar: ReportingCalendar = DEFAULT_CALENDAR) -> bool:
         """Valid on the period's last day: from 2025-07 (15/06–14/07) the five new communes report."""
@@ -58,6 +63,13 @@ class Target:
     comparator: str  # '>=' or '='
     target_pct: float
     stretch_pct: float | None
+    note: str
+
+
+@dataclass(frozen=True)
+class Source:
+    code: str  # a package under tthc.sources, and the `source` of its figures in the warehouse
+    rank: int  # 1 counts first where a unit has figures from several sources
     note: str
 
 
@@ -99,6 +111,7 @@ class Catalogue:
     units: dict[str, Unit]
     indicators: dict[str, Indicator]
     targets: dict[tuple[str, int], Target]
+    sources: dict[str, Source]  # by rank
     directory: Path
     issuers: tuple[Issuer, ...] = ()
 
@@ -127,6 +140,17 @@ class Catalogue:
     def target(self, code: str, year: int) -> Target | None:
         return self.targets.get((code, year))
 
+    def folder_owner(self, path: str) -> tuple[Unit, str] | None:
+        """The unit whose share_folder holds `path` (a path on the share as recorded), with that folder;
+        the deepest folder wins. Compared as a Windows share does: case-insensitive, Unicode-normalised."""
+        key = _folder_key(path)
+        owners = [u for u in self.units.values()  # recorded paths spell '%' as %25 (discover.path_key)
+                  if u.share_folder and key.startswith(_folder_key(u.share_folder.replace("%", "%25")) + "/")]
+        if not owners:
+            return None
+        unit = max(owners, key=lambda u: len(u.share_folder))
+        return unit, unit.share_folder
+
     def issuer(self, scope: str, day: date) -> Issuer:
         """Who issues the `scope` report ('area' or a unit code) of a period whose last day is `day`."""
         for issuer in self.issuers:
@@ -147,6 +171,20 @@ class Catalogue:
         return ind.alias_of if ind and ind.alias_of else code
 
 
+def _folder_key(path: str) -> str:
+    return unicodedata.normalize("NFC", path).casefold()
+
+
+def _share_folder(text: str, code: str) -> str | None:
+    """'don_vi\\VL-TP\\' → 'don_vi/VL-TP'; a path leaving the share is a catalogue error."""
+    folder = text.replace("\\", "/").strip().strip("/")
+    if not folder:
+        return None
+    if any(part in ("", ".", "..") for part in folder.split("/")):
+        raise CatalogueError(f"units.csv: {code}: share_folder {text!r} must be a folder inside the share")
+    return folder
+
+
 def load_catalogue(settings) -> Catalogue:
     """The catalogue the settings name (TTHC_CATALOGUE_DIR)."""
     return Catalogue.load(settings.catalogue_dir)
@@ -162,10 +200,16 @@ def _load(directory: Path) -> Catalogue:
             code=r["unit_code"], name=r["name"], unit_type=r["unit_type"], gso_code=r["gso_code"] or None,
             valid_from=_date(r["valid_from"]), valid_to=_date(r["valid_to"]),
             successor_code=r["successor_code"] or None,
+            share_folder=_share_folder(r.get("share_folder") or "", r["unit_code"]),
         )
+    folders: dict[str, str] = {}
     for u in units.values():
         if u.successor_code and u.successor_code not in units:
             raise CatalogueError(f"units.csv: {u.code}: successor {u.successor_code} is not a unit")
+        if u.share_folder:
+            other = folders.setdefault(_folder_key(u.share_folder), u.code)
+            if other != u.code:
+                raise CatalogueError(f"units.csv: {u.code} and {other} are bound to the same share_folder")
     indicators = {}
     for r in _read(directory / "indicators.csv"):
         indicators[r["code"]] = Indicator(
@@ -186,7 +230,31 @@ def _load(directory: Path) -> Catalogue:
         t = Target(r["indicator_code"], int(r["year"]), r["comparator"], float(r["target_pct"]),
                    float(r["stretch_pct"]) if r["stretch_pct"] else None, r["note"])
         targets[(t.indicator_code, t.year)] = t
-    return Catalogue(units, indicators, targets, directory, _issuers(directory / "issuers.csv", units))
+    return Catalogue(units, indicators, targets, _sources(directory / "source_precedence.csv"), directory,
+                     _issuers(directory / "issuers.csv", units))
+
+
+def _sources(path: Path) -> dict[str, Source]:
+    rows = _read(path)
+    missing = {"source", "rank"} - set(rows[0] if rows else ())
+    if not rows or missing:
+        raise CatalogueError(f"{path.name}: expected a row per source with columns source, rank"
+                             + (f" (missing: {', '.join(sorted(missing))})" if rows else ""))
+    sources: dict[str, Source] = {}
+    for line, r in enumerate(rows, start=2):
+        where = f"{path.name}, line {line}"
+        if not r["source"]:
+            raise CatalogueError(f"{where}: source is empty")
+        if r["source"] in sources:
+            raise CatalogueError(f"{where}: source {r['source']} is listed twice")
+        if not r["rank"].isdigit() or int(r["rank"]) < 1:
+            raise CatalogueError(f"{where}: {r['source']}: rank must be a whole number from 1, not {r['rank']!r}")
+        rank = int(r["rank"])
+        same = next((s.code for s in sources.values() if s.rank == rank), None)
+        if same:
+            raise CatalogueError(f"{where}: {r['source']} has the rank {rank} of {same}: each source needs its own rank")
+        sources[r["source"]] = Source(r["source"], rank, r.get("note", ""))
+    return dict(sorted(sources.items(), key=lambda item: item[1].rank))
 
 
 def _lines(value: str) -> tuple[str, ...]:

@@ -13,6 +13,8 @@ from .catalogue import CatalogueError
 from .periods import Period, PeriodError
 from .sources.portal.fetch import PortalError
 from .settings import Settings, SettingsError
+from .storage import StorageError
+from .textsafety import safe_text
 from .warehouse import WarehouseError
 
 BOOL_COLUMNS = {"meets_target", "ytd_meets_target"}
@@ -42,6 +44,16 @@ def _normalise(row: dict) -> dict:
     return out
 
 
+def _cell(value) -> object:
+    """A value for a spreadsheet or a terminal: text made inert (file names and reasons come from the
+    units), numbers left numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return safe_text(value) if isinstance(value, str) else value
+
+
 def _emit(rows: list[dict], fmt: str, columns: list[str]) -> None:
     rows = [_normalise(r) for r in rows]
     if fmt == "json":
@@ -51,13 +63,13 @@ def _emit(rows: list[dict], fmt: str, columns: list[str]) -> None:
         writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for r in rows:
-            writer.writerow({k: ("" if v is None else str(v).lower() if isinstance(v, bool) else v)
-                             for k, v in r.items()})
+            writer.writerow({k: _cell(v) for k, v in r.items()})
     else:
-        widths = {c: max([len(c)] + [len(str(r.get(c) or "")) for r in rows]) for c in columns}
+        cells = [{c: str(_cell(r.get(c))) for c in columns} for r in rows]
+        widths = {c: max([len(c)] + [len(r[c]) for r in cells]) for c in columns}
         print("  ".join(c.ljust(widths[c]) for c in columns))
-        for r in rows:
-            print("  ".join(str("" if r.get(c) is None else r.get(c)).ljust(widths[c]) for c in columns))
+        for r in cells:
+            print("  ".join(r[c].ljust(widths[c]) for c in columns))
 
 
 def _columns(conn, name: str, period: Period) -> tuple[list[dict], list[str]]:
@@ -65,7 +77,7 @@ def _columns(conn, name: str, period: Period) -> tuple[list[dict], list[str]]:
 
     from .warehouse import read_sql
 
-    (statement,) = read_sql(name)
+    (statement,) = read_sql(name, conn.dialect.name)
     result = conn.execute(text(statement), {"period": period.label})
     columns = list(result.keys())
     return [dict(r._mapping) for r in result], columns
@@ -164,8 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return args.func(args, settings)
-    except (WarehouseError, PortalError, SettingsError, CatalogueError, FileNotFoundError, ValueError) as exc:
-        print(f"tthc: {str(exc).splitlines()[0]}", file=sys.stderr)
+    except (WarehouseError, PortalError, SettingsError, CatalogueError, StorageError, OSError, ValueError) as exc:
+        # The environment, not a unit's file: one line naming the cause (with the system's errno text).
+        print(f"tthc: {(str(exc).strip() or exc.__class__.__name__).splitlines()[0]}", file=sys.stderr)
         return 2
 
 

@@ -24,6 +24,9 @@ def _default_args() -> dict:
         "retries": 2,
         "retry_delay": timedelta(minutes=2),
         "retry_exponential_backoff": True,
+        # No task may hang a run: a shared-drive file is parsed under its own limits (≤ 30 s each),
+        # a portal fetch retries with backoff; anything still running after this is killed and alerted.
+        "execution_timeout": timedelta(hours=2),
         # E-mail and webhook (connections tthc_smtp / tthc_webhook), skipped when not configured.
         "on_failure_callback": tthc_alerts("task_failed"),
     }

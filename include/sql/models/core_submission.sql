@@ -10,7 +10,7 @@ FROM (
     SELECT v.*,
            ROW_NUMBER() OVER (PARTITION BY v.unit_code ORDER BY v.received_at DESC, v.file_hash DESC) AS rn,
            COUNT(*) OVER (PARTITION BY v.unit_code) AS versions
-    FROM core_submission_version v
+    FROM {{ ref('core_submission_version') }} v
     WHERE v.period = :period AND v.outcome = 'accepted'
 ) r
 JOIN ref_period p ON p.period = r.period

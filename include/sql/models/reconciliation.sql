@@ -9,9 +9,9 @@ INSERT INTO mart_reconciliation (
     period, unit_code, indicator_code, self_numerator, self_denominator, self_value_pct,
     portal_numerator, portal_denominator, portal_value_pct, difference_points)
 SELECT s.period, s.unit_code, s.indicator_code,
-       s.numerator, s.denominator, 100.0 * s.numerator / s.denominator,
-       p.numerator, p.denominator, 100.0 * p.numerator / p.denominator,
-       100.0 * s.numerator / s.denominator - 100.0 * p.numerator / p.denominator
+       s.numerator, s.denominator, {{ rate('s.numerator', 's.denominator') }},
+       p.numerator, p.denominator, {{ rate('p.numerator', 'p.denominator') }},
+       {{ rate('s.numerator', 's.denominator') }} - {{ rate('p.numerator', 'p.denominator') }}
 FROM core_unit_indicator s
 JOIN core_unit_indicator p
   ON p.period = s.period AND p.unit_code = s.unit_code

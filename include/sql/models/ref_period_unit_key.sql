@@ -1,3 +1,4 @@
+{{ config(refresh='period') }}
 -- Units as of the period (the reorganisation of 01/07/2025): a unit no longer expected in the period
 -- whose successor is counts under its successor (a new commune's year to date includes the old
 -- communes merged into it); every other unit counts under its own code. The unit code, never the

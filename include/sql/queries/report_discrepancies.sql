@@ -1,11 +1,2 @@
--- Self-reports more than the reconciliation threshold away from the portal's figure (the portal figure
--- counts; the office checks the difference), as listed by models/reconciliation.
-SELECT r.unit_code, u.name AS unit_name, r.indicator_code,
-       r.portal_numerator, r.portal_denominator, r.portal_value_pct,
-       r.self_numerator AS reported_numerator, r.self_denominator AS reported_denominator,
-       r.self_value_pct AS reported_value_pct, cs.file_path
-FROM mart_reconciliation r
-LEFT JOIN ref_unit u ON u.unit_code = r.unit_code
-LEFT JOIN core_submission cs ON cs.period = r.period AND cs.unit_code = r.unit_code
-WHERE r.period = :period
-ORDER BY r.unit_code, r.indicator_code;
+-- The month's discrepancies between self-reports and the portal (macros/reports.sql).
+{{ discrepancy_rows(':period', ':period') }};

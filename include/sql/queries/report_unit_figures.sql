@@ -1,6 +1,7 @@
 -- Section I of a unit's own report (from 2025-07 each new commune issues one): one row per indicator
 -- that applies to the unit in the period, shaped as report_area (units_reported 1 where the unit has
--- a figure, of 1 expected), from its counting figure: the portal's where it has one, else the self-report.
+-- a figure, of 1 expected), from its counting figure: that of the source of highest precedence
+-- (macros/sources.sql), as in report_units.
 SELECT x.indicator_code, i.name_vi AS indicator_name,
        COALESCE(m.numerator, 0) AS numerator, COALESCE(m.denominator, 0) AS denominator, m.value_pct,
        t.target_pct, t.comparator, t.stretch_pct, m.meets_target,
@@ -14,9 +15,6 @@ LEFT JOIN ref_period p ON p.period = x.period
 LEFT JOIN ref_target t ON t.indicator_code = x.indicator_code AND t.year = :year
 LEFT JOIN mart_unit_kpi_monthly m
   ON m.period = x.period AND m.unit_code = x.unit_code AND m.indicator_code = x.indicator_code
- AND (m.source = 'portal' OR NOT EXISTS (
-        SELECT 1 FROM mart_unit_kpi_monthly q
-        WHERE q.period = m.period AND q.unit_code = m.unit_code
-          AND q.indicator_code = m.indicator_code AND q.source = 'portal'))
+ AND {{ from_preferred_source('mart_unit_kpi_monthly', 'm') }}
 WHERE x.period = :period AND x.unit_code = :unit_code
 ORDER BY x.indicator_code;

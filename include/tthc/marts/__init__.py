@@ -1,5 +1,9 @@
 """Core → marts: the public monthly marts of a period, and the cascade a change sets off (later months'
-year to date, the roll-ups that include it)."""
+year to date, the roll-ups that include it).
+
+The marts are the models of include/sql/models/ declaring `config(refresh='period')` (a month's) or
+`'rollup'` (rollups.py), run in the order of what each reads (`ref()`): adding a mart is adding a file.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,16 @@ import logging
 from .. import warehouse
 from ..periods import Period
 from ..settings import Settings
-from ..warehouse import execute_file, query, transaction
+from ..warehouse import MODELS_DIR, execute_file, models_in_order, query, transaction
 
 log = logging.getLogger(__name__)
 
 
-# ref_period_unit_key first: the year-to-date models count old units under their successors.
-MART_MODELS = ("models/ref_period_unit_key", "models/mart_unit_kpi_monthly", "models/mart_area_kpi_monthly",
-               "models/mart_submission_status")
+def refresh_period(conn, period: Period) -> None:
+    """The month's marts, in the caller's transaction."""
+    for model in models_in_order("period"):
+        execute_file(conn, f"{MODELS_DIR}/{model}", period=period.label, year=period.year,
+                     year_start=period.year_to_date()[0].label)
 
 
 def aggregate_period(settings: Settings, period: Period) -> dict:
@@ -30,9 +36,7 @@ def aggregate_period(settings: Settings, period: Period) -> dict:
         later = [r["period"] for r in query(conn, "queries/later_aggregated_periods", p=period.label,
                                             year_end=f"{period.year}-12")]
         for label in [period.label, *later]:
-            p = Period.parse(label)
-            for model in MART_MODELS:
-                execute_file(conn, model, period=p.label, year=p.year, year_start=p.year_to_date()[0].label)
+            refresh_period(conn, Period.parse(label))
         rollups = refresh_rollups_after(conn, period, settings.calendar)
         status = {r["status"]: r["units"] for r in query(conn, "queries/submission_status_counts", p=period.label)}
         (area,) = query(conn, "queries/area_kpi_counts", p=period.label)

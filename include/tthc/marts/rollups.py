@@ -18,11 +18,9 @@ from .. import warehouse
 from ..calendar import ReportingCalendar
 from ..periods import Period, RollupPeriod
 from ..settings import Settings
-from ..warehouse import execute_file, query, transaction
+from ..warehouse import MODELS_DIR, execute_file, models_in_order, query, transaction
 
 log = logging.getLogger(__name__)
-
-ROLLUP_MODELS = ("models/mart_unit_kpi_rollup", "models/mart_area_kpi_rollup")
 
 
 class MonthsNotAggregated(RuntimeError):
@@ -51,8 +49,8 @@ def refresh_rollup(conn, rollup: RollupPeriod, calendar: ReportingCalendar) -> N
     execute_file(conn, "loads/ref_rollup_period", r=rollup.label, f=rollup.frequency, a=rollup.first.label,
                  b=rollup.last.label, n=len(rollup.months), scheme=calendar.scheme, start=start.isoformat(),
                  end=end.isoformat())
-    for model in ROLLUP_MODELS:
-        execute_file(conn, model, rollup_period=rollup.label, first_period=rollup.first.label,
+    for model in models_in_order("rollup"):
+        execute_file(conn, f"{MODELS_DIR}/{model}", rollup_period=rollup.label, first_period=rollup.first.label,
                      last_period=rollup.last.label, year=rollup.year)
 
 

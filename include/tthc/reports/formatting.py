@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from ..periods import LOCAL_TZ
+from ..textsafety import safe_text  # noqa: F401  (re-exported: the report modules import it from here)
 
 NOT_APPLICABLE = "không phát sinh"
 NO_DATA = "chưa có số liệu"  # no unit reported the indicator: its 0/0 is not "nothing happened"
 STATUS_VI = {"on_time": "đúng hạn", "late": "muộn", "missing": "chưa gửi", "rejected": "bị từ chối"}
 VERDICT = {True: "✓", False: "✗", None: "—"}
-
-# Characters a spreadsheet reads as the start of a formula (OWASP "CSV injection").
-_FORMULA_START = ("=", "+", "-", "@")
-# XML 1.0 forbids most C0 controls: one in a reason would make the .docx unreadable. Line breaks stay.
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]+")
 
 
 def _grouped(value: float, decimals: int) -> str:
@@ -93,15 +88,6 @@ def iso_minute(value: str | None) -> str | None:
 def vn_datetime(value: str | None) -> str:
     moment = local_datetime(value)
     return "" if moment is None else f"{moment:%H:%M %d/%m/%Y}"
-
-
-def safe_text(value: object) -> str:
-    """Text from a submission, made inert: control characters removed, and a leading formula
-    character escaped with an apostrophe so no spreadsheet evaluates it."""
-    if value is None:
-        return ""
-    text = _CONTROL.sub(" ", str(value).replace("\r\n", "\n")).strip()
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def reason_list(value: str | None) -> list[str]:

@@ -15,38 +15,11 @@ from sqlalchemy.pool import NullPool
 
 from ..periods import LOCAL_TZ
 from ..redaction import redact, safe_url, url_secrets
-from ..settings import SQL_DIR
+from .sqlfiles import read_sql
 
 
 class WarehouseError(RuntimeError):
     """The warehouse cannot be reached or a load failed (it is left as it was)."""
-
-
-def split_statements(sql: str) -> list[str]:
-    """Statements of a SQL file: each ends with ';' at the end of a line, outside a $$ body
-    (PostgreSQL DO blocks); comment-only chunks are dropped."""
-    out, current, in_body = [], [], False
-    for line in sql.splitlines():
-        current.append(line)
-        in_body ^= line.count("$$") % 2 == 1
-        if not in_body and line.rstrip().endswith(";"):
-            out.append("\n".join(current))
-            current = []
-    out.append("\n".join(current))
-    statements = []
-    for chunk in out:
-        code = [ln for ln in chunk.splitlines() if ln.strip() and not ln.strip().startswith("--")]
-        if code:
-            statements.append(chunk.strip().removesuffix(";"))
-    return statements
-
-
-@lru_cache(maxsize=64)
-def read_sql(name: str) -> list[str]:
-    path = SQL_DIR / name
-    if not path.suffix:
-        path = path.with_suffix(".sql")
-    return split_statements(path.read_text(encoding="utf-8"))
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -92,8 +65,9 @@ def now_local() -> str:
 
 
 def execute_file(conn: Connection, name: str, **params) -> None:
-    """Run every statement of include/sql/<name>.sql with bound parameters."""
-    for statement in read_sql(name):
+    """Run every statement of include/sql/<name>.sql (rendered for the connection's engine) with
+    bound parameters."""
+    for statement in read_sql(name, conn.dialect.name):
         stmt = text(statement)
         wanted = {k: v for k, v in params.items() if k in stmt.compile().params}
         conn.execute(stmt, wanted)
@@ -101,13 +75,13 @@ def execute_file(conn: Connection, name: str, **params) -> None:
 
 def execute_many(conn: Connection, name: str, rows: list[dict]) -> None:
     """Run the single statement of include/sql/<name>.sql once per parameter set (executemany)."""
-    (statement,) = read_sql(name)
+    (statement,) = read_sql(name, conn.dialect.name)
     conn.execute(text(statement), rows)
 
 
 def query(conn: Connection, name: str, **params) -> list[dict]:
     """Rows of the single SELECT in include/sql/<name>.sql, as dicts."""
-    (statement,) = read_sql(name)
+    (statement,) = read_sql(name, conn.dialect.name)
     result = conn.execute(text(statement), params)
     return [dict(r._mapping) for r in result]
 

@@ -25,6 +25,9 @@ def refresh_reference(conn, catalogue: Catalogue, period: Period, settings: Sett
     execute_many(conn, "loads/ref_indicator", [asdict(i) for i in catalogue.indicators.values()])
     execute_file(conn, "loads/ref_target_clear")
     execute_many(conn, "loads/ref_target", [asdict(t) for t in catalogue.targets.values()])
+    execute_file(conn, "loads/ref_source_precedence_clear")
+    execute_many(conn, "loads/ref_source_precedence",
+                 [{"source": s.code, "rank": s.rank, "note": s.note or None} for s in catalogue.sources.values()])
     start, end = calendar.bounds(period)
     execute_file(conn, "loads/ref_period", period=period.label, scheme=calendar.scheme, start=start.isoformat(),
                  end=end.isoformat(), deadline=calendar.deadline(period).end.isoformat())
