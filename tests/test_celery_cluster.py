@@ -180,6 +180,39 @@ def test_a_compose_setting_without_a_local_value_stops_the_cluster(monkeypatch):
         environment_for_this_machine({**local, "TTHC_NOT_IN_COMPOSE": "1"})
 
 
+# --- a task on a Celery pool process -------------------------------------------------------------
+
+
+def _parse_in_pool_process(path: str, plain: bool):
+    """In a billiard pool process (as a Celery task runs): the shared drive's sandboxed parse."""
+    from tthc.sources.shared_drive.sandbox import ParseSandbox
+    from tthc_airflow import celery_worker
+
+    if plain:
+        celery_worker.plain_multiprocessing()
+    try:
+        with ParseSandbox() as sandbox:
+            return sorted(r.indicator_code for r in sandbox.parse(Path(path)).rows)
+    except AssertionError as exc:
+        return f"AssertionError: {exc}"
+
+
+def test_a_task_on_a_celery_pool_process_can_start_the_parse_sandbox(tmp_path):
+    """Celery's pool processes are daemonic to `multiprocessing`: without the worker module's fix the
+    parse sandbox (a child process per file) cannot start in any task."""
+    import billiard
+
+    import tthc_airflow.celery_worker  # noqa: F401  in the main process first, as the Celery worker imports it
+
+    path = tmp_path / "X-19363.csv"
+    path.write_text("ma_don_vi,ky_bao_cao,ma_chi_tieu,tu_so,mau_so\nX-19363,03/2025,NQ01-3,9,10\n"
+                    "X-19363,03/2025,NQ02-6,0,0\n", encoding="utf-8")
+    with billiard.Pool(1) as pool:
+        assert pool.apply(_parse_in_pool_process, (str(path), False)) == (
+            "AssertionError: daemonic processes are not allowed to have children")
+        assert pool.apply(_parse_in_pool_process, (str(path), True)) == ["NQ01-3", "NQ02-6"]
+
+
 # --- services -----------------------------------------------------------------------------------
 
 

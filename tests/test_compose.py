@@ -217,7 +217,7 @@ def test_a_lost_worker_loses_nothing_settings(services):
     assert heartbeat <= int(env["AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT"]) < visibility
     assert int(env["AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL"]) <= 120
     assert env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"]
-    assert "tthc_airflow.celery_preload" in env["AIRFLOW__CELERY__EXTRA_CELERY_CONFIG"]
+    assert "tthc_airflow.celery_worker" in env["AIRFLOW__CELERY__EXTRA_CELERY_CONFIG"]
 
 
 # --- Databases ---------------------------------------------------------------------------------
