@@ -27,6 +27,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_shared_drive.py
 
 # The Airflow UI on http://localhost:8080 over the demo's runs (admin password: $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated).
 airflow-ui: $(STAMP)

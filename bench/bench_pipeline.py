@@ -2,23 +2,28 @@
 
     make bench                       # 1,000,000 dossiers: 100 units x 10,000
     BENCH_DOSSIERS=100000 make bench # 100 units x 1,000
+    BENCH_PROFILE=vnpt-igate make bench  # through the vnpt-igate profile (OAuth2, 300 s tokens)
 
 What runs (see bench/README.md for how to read the output):
 
-* the fake portal (tthc_testing.fake_portal) in a separate process, on loopback HTTP, serving a
+* the fake portal (tthc_testing.fake_portal) in a separate process, on loopback HTTP, speaking the
+  BENCH_PROFILE portal profile (national-sync, or vnpt-igate: OAuth2 sign-in with tokens of
+  BENCH_TOKEN_TTL seconds, nested records, UTC dates, two requests per unit), serving a
   temporary catalogue with BENCH_UNITS synthetic units (B-001...) valid from the period's first
   day, BENCH_DOSSIERS / BENCH_UNITS dossiers each for the (calendar) period; it is warmed first
   (every unit-period requested once), so its generation cost is not the pipeline's;
-* the pipeline, in this process, through its real functions: tthc.sources.portal.stage.ingest_portal_unit
-  per unit (fetch -> personal data dropped -> archive -> dossier_batch suite -> load, whole or not
-  at all), then compute_portal_indicators (one set-based SQL model), on the embedded SQLite
-  warehouse (BENCH_WAREHOUSE_URL: another SQLAlchemy URL, e.g. PostgreSQL);
+* the pipeline, once per backend of BENCH_BACKENDS (default sqlite,postgresql), each in its own
+  process, through its real functions: tthc.sources.portal.stage.ingest_portal_units, as run_portal
+  (per unit: fetch -> personal data dropped -> archive; the dossier_batch suite over groups of
+  units; per unit, load whole or not at all), then compute_portal_indicators (one set-based SQL
+  model), on the embedded SQLite warehouse or a fresh database on the local PostgreSQL server
+  (BENCH_PG_ADMIN_URL), dropped afterwards;
 * the floor, after the pipeline: the same records (as archived, personal data removed) written
   as one JSON-lines file, then loaded into a bare table of the same engine and aggregated into
   the same figures by one SQL query, with no pipeline around it.
 
-Every figure printed is measured in this run. The last line:
-    bench: dossiers=N processing_s=X end_to_end_s=X peak_mb=X floor_s=X ratio=X
+Every figure printed is measured in this run. One line per backend:
+    bench: backend=sqlite|postgresql dossiers=N processing_s=X end_to_end_s=X peak_mb=X floor_s=X ratio=X
 """
 
 from __future__ import annotations
@@ -41,24 +46,26 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "include"))
 
-from tthc import dossiers  # noqa: E402
 from tthc.calendar import ReportingCalendar  # noqa: E402
 from tthc.periods import Period  # noqa: E402
-from tthc.sources.portal import client as portal_client  # noqa: E402
 from tthc.settings import DEFAULT_CATALOGUE_DIR, Settings  # noqa: E402
+from tthc.sources.portal import page_records, read_archive  # noqa: E402
+from tthc.sources.portal import stage as dossiers  # noqa: E402
+from tthc.sources.portal.auth import BearerToken, OAuth2SignIn  # noqa: E402
+from tthc.sources.portal.privacy import APPLICANT_KEY, KEPT_FIELDS  # noqa: E402
+from tthc.sources.portal.profile import dig, load_profile  # noqa: E402
 
 DOSSIERS = int(os.environ.get("BENCH_DOSSIERS", "1000000"))
 UNITS = int(os.environ.get("BENCH_UNITS", "100"))
 PERIOD = Period.parse(os.environ.get("BENCH_PERIOD", "2025-09"))
-WAREHOUSE_URL = os.environ.get("BENCH_WAREHOUSE_URL")  # default: SQLite in the run's temp dir
+PROFILE = load_profile(os.environ.get("BENCH_PROFILE", "national-sync"))
+TOKEN_TTL = float(os.environ.get("BENCH_TOKEN_TTL", "300"))  # OAuth2 profiles: access token lifetime
 KEEP = os.environ.get("BENCH_KEEP") == "1"  # keep the temp dir (warehouse, archives, JSON lines)
 SCHEME = "calendar"  # the period is one calendar month: each unit serves exactly its per-unit count
 CALENDAR = ReportingCalendar(scheme=SCHEME)
-TARGETS = {"processing_s": 30.0, "end_to_end_s": 90.0, "peak_mb": 2048.0, "ratio": 5.0}
 
-# Portal field -> floor column (the fact_dossier columns, raw portal values, no conversion).
-FLOOR_FIELDS = ("MaHoSo", "MaTTHC", "MaLinhVuc", "DonViXuLy", "KenhThucHien", "TrangThaiHoSo",
-                "NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", *dossiers.FLAGS, "DanhGia", "ChuHoSoKey")
+# The floor's columns: the fact_dossier fields as archived (mapped by the profile, dates ISO local).
+FLOOR_FIELDS = (*KEPT_FIELDS, APPLICANT_KEY)
 
 
 def log(msg: str) -> None:
@@ -82,30 +89,44 @@ def write_catalogue(target: Path) -> Path:
     return target
 
 
-def start_portal(catalogue: Path, per_unit: int, token: str) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "tthc_testing.fake_portal", "--port", "0", "--token", token,
+def start_portal(catalogue: Path, per_unit: int, secret: str) -> tuple[subprocess.Popen, str]:
+    cmd = [sys.executable, "-m", "tthc_testing.fake_portal", "--port", "0", "--profile", PROFILE.name,
+           "--token", secret, "--client-secret", secret, "--token-ttl", str(TOKEN_TTL),
            "--catalogue", str(catalogue), "--per-month", str(per_unit), str(per_unit),
            "--cache-rows", str(max(2 * DOSSIERS, 2_000_000))]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "include"))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
-    line = proc.stdout.readline()  # "fake portal at http://127.0.0.1:PORT (Ctrl-C to stop)"
+    line = proc.stdout.readline()  # "fake portal at http://127.0.0.1:PORT <profile> ... (Ctrl-C to stop)"
     if "http://" not in line:
         proc.kill()
         raise SystemExit(f"bench: the fake portal did not start: {line!r}")
     return proc, line.split(" at ", 1)[1].split()[0]
 
 
-def warm_portal(url: str, token: str) -> int:
-    """Request every unit-period once (1 record) so the server generates and caches it."""
-    start, _ = CALENDAR.bounds(PERIOD)
-    total = 0
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=600) as http:
+def portal_env(url: str, secret: str) -> dict:
+    """The TTHC_PORTAL_* settings for the fake portal (its default OAuth2 client for vnpt-igate)."""
+    if PROFILE.auth == "bearer":
+        return {"TTHC_PORTAL_TOKEN": secret}
+    from tthc_testing.fake_portal import TOKEN_PATH
+
+    return {"TTHC_PORTAL_TOKEN_URL": url + TOKEN_PATH, "TTHC_PORTAL_CLIENT_ID": "tthc-pipeline",
+            "TTHC_PORTAL_CLIENT_SECRET": secret}
+
+
+def warm_portal(url: str, secret: str) -> int:
+    """Request every unit-period once (1 record per request) so the server generates and caches it."""
+    env = portal_env(url, secret)
+    auth = (BearerToken(secret) if PROFILE.auth == "bearer" else
+            OAuth2SignIn(env["TTHC_PORTAL_TOKEN_URL"], env["TTHC_PORTAL_CLIENT_ID"], secret))
+    paging, total = PROFILE.paging, 0
+    with httpx.Client(base_url=url, auth=auth, timeout=600) as http:
         for code in unit_codes():
-            body = http.get(portal_client.HOSO_PATH, params={
-                "maDonVi": code, "tuNgay": f"{start:%Y%m%d}", "denNgay": f"{CALENDAR.last_day(PERIOD):%Y%m%d}",
-                "trang": 1, "soBanGhi": 1}).json()
-            total += int(body["tongSoBanGhi"])
-            http.get(portal_client.TTHC_PATH, params={"maDonVi": code}).raise_for_status()
+            for params in PROFILE.dossiers.params(code, PERIOD, CALENDAR):
+                body = http.get(PROFILE.dossiers.path, params={
+                    **params, paging.page_param: paging.first_page, paging.size_param: 1}).json()
+                total += int(dig(body, paging.total))
+            http.get(PROFILE.procedures.path, params=PROFILE.procedures.params(code)[0]).raise_for_status()
+    auth.close()
     return total
 
 
@@ -119,31 +140,6 @@ def server_peak_mb(pid: int) -> float | None:
     return None
 
 
-class StripTimer:
-    """Times tthc.sources.portal.privacy.strip_personal as the client calls it (personal-data removal is
-    done inside the client's page loop; this splits it out of the fetch time). The two clock reads
-    per record are charged to the removal, i.e. against the pipeline."""
-
-    def __init__(self):
-        self.seconds = 0.0
-        self._original = portal_client.strip_personal
-
-    def __enter__(self):
-        original, clock = self._original, time.perf_counter
-
-        def timed(record, salt):
-            t = clock()
-            out = original(record, salt)
-            self.seconds += clock() - t
-            return out
-
-        portal_client.strip_personal = timed
-        return self
-
-    def __exit__(self, *exc):
-        portal_client.strip_personal = self._original
-
-
 # --- the pipeline --------------------------------------------------------------------------------
 
 
@@ -151,21 +147,18 @@ def run_pipeline(settings: Settings) -> dict:
     stages = defaultdict(float)
     fetched = loaded = 0
     started = time.perf_counter()
-    with StripTimer() as strip:
-        for code in unit_codes():
-            summary = dossiers.ingest_portal_unit(settings, PERIOD, code)  # its own client, as in run_portal
-            if summary["outcome"] != "loaded":
-                raise SystemExit(f"bench: unit {code} was not loaded: {summary}")
-            fetched += summary["records_fetched"]
-            loaded += summary["dossiers"]
-            for stage, seconds in summary["seconds"].items():
-                stages[stage] += seconds
+    outcomes = dossiers.ingest_portal_units(settings, PERIOD, unit_codes())  # its own client, as run_portal
     t = time.perf_counter()
     figures = dossiers.compute_portal_indicators(settings, PERIOD)
     stages["indicators"] = time.perf_counter() - t
     end_to_end = time.perf_counter() - started
-    stages["strip"] = strip.seconds
-    stages["fetch"] -= strip.seconds  # the client's page loop, without the removal
+    for code, summary in outcomes.items():
+        if not isinstance(summary, dict) or summary["outcome"] != "loaded":
+            raise SystemExit(f"bench: unit {code} was not loaded: {summary}")
+        fetched += summary["records_fetched"]
+        loaded += summary["dossiers"]
+        for stage, seconds in summary["seconds"].items():
+            stages[stage] += seconds
     if figures["units"] != UNITS:
         raise SystemExit(f"bench: expected figures for {UNITS} units, got {figures}")
     processing = sum(v for k, v in stages.items() if k != "fetch")
@@ -189,16 +182,14 @@ def pipeline_figures(settings: Settings) -> dict:
 
 
 def write_jsonl(settings: Settings, path: Path) -> int:
-    """The archived pages (personal data already removed) as one JSON-lines file, one dossier a line."""
+    """The archived pages (mapped fields only) as one JSON-lines file, one dossier a line."""
     n = 0
     with path.open("w", encoding="utf-8") as out:
         for code in unit_codes():
-            with gzip.open(settings.archive_dir / "portal" / PERIOD.label / f"{code}.jsonl.gz", "rt",
-                           encoding="utf-8") as f:
-                for line in f:
-                    for record in json.loads(line):
-                        out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
-                        n += 1
+            for page in read_archive(settings.archive_dir / "portal" / PERIOD.label / f"{code}.jsonl.gz"):
+                for record in page_records(page):
+                    out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+                    n += 1
     return n
 
 
@@ -206,9 +197,9 @@ def floor_query(param, col) -> str:
     """One aggregate over the raw rows: the counts behind every dossier-based indicator.
     param(name) renders a bound parameter, col(field, as_int) a column of the floor table."""
     s, e = param("s"), param("e")
-    received, due, resolved = col("NgayTiepNhan"), col("NgayHenTra"), col("NgayKetThucXuLy")
+    received, due, resolved = col("received_at"), col("due_at"), col("resolved_at")
     rec = f"{received} >= {s} AND {received} < {e}"
-    res = f"{resolved} >= {s} AND {resolved} < {e}"  # '' (in process) sorts before any date
+    res = f"{resolved} >= {s} AND {resolved} < {e}"  # NULL (in process) is never in the period
 
     def flag(name: str) -> str:
         return f"{col(name, True)} = 1"
@@ -241,7 +232,7 @@ FLOOR_INDICATORS = {"NQ01-2": ("fee_online", "received_fee"), "NQ01-3": ("receiv
 
 def _floor_bounds() -> dict:
     start, end = CALENDAR.bounds(PERIOD)
-    return {"s": f"{start:%Y%m%d%H%M%S}", "e": f"{end:%Y%m%d%H%M%S}"}
+    return {"s": start.isoformat(), "e": end.isoformat()}
 
 
 def _as_figures(rows, names) -> dict:
@@ -280,22 +271,22 @@ def floor_sqlite(path: Path, db: Path) -> tuple[float, dict]:
 
 
 def floor_postgres(path: Path, url: str) -> tuple[float, dict]:
-    """PostgreSQL: COPY of the JSON lines into a one-column jsonb table, then one SQL query."""
-    import psycopg
+    """PostgreSQL: COPY of the JSON lines into a one-column jsonb UNLOGGED table, then one SQL query."""
+    import psycopg2
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
-    dsn = u.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS floor_dossier")
-        conn.execute("CREATE UNLOGGED TABLE floor_dossier (doc jsonb)")
-        started = time.perf_counter()
+    conn = psycopg2.connect(host=u.host, port=u.port, user=u.username, password=u.password, dbname=u.database)
+    conn.autocommit = True
+    try:
         with conn.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS floor_dossier")
+            cur.execute("CREATE UNLOGGED TABLE floor_dossier (doc jsonb)")
+            started = time.perf_counter()
             # CSV with quote and delimiter bytes that JSON text never holds: each line is one value.
-            with cur.copy("COPY floor_dossier (doc) FROM STDIN WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')") as copy:
-                with path.open("rb") as f:
-                    while block := f.read(1 << 20):
-                        copy.write(block)
+            with path.open("rb") as f:
+                cur.copy_expert("COPY floor_dossier (doc) FROM STDIN WITH (FORMAT csv, QUOTE E'\\x01', "
+                                "DELIMITER E'\\x02')", f, size=1 << 20)
 
             def col(name, as_int=False):
                 return f"(doc->>'{name}')" + ("::int" if as_int else "")
@@ -303,90 +294,144 @@ def floor_postgres(path: Path, url: str) -> tuple[float, dict]:
             cur.execute(floor_query(lambda p: f"%({p})s", col), _floor_bounds())
             rows = cur.fetchall()
             names = [d.name for d in cur.description]
-        seconds = time.perf_counter() - started
-        conn.execute("DROP TABLE floor_dossier")
+            seconds = time.perf_counter() - started
+            cur.execute("DROP TABLE floor_dossier")
+    finally:
+        conn.close()
     return seconds, _as_figures(rows, names)
 
 
 # --- main ----------------------------------------------------------------------------------------
 
 
+BACKENDS = [b.strip() for b in os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+# The PostgreSQL server the bench makes its fresh database on (dropped afterwards).
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+TARGET_RATIO = {"1000000": 2.0, "100000": 3.0}.get(str(DOSSIERS))
+TARGET_PEAK_MB = 1024.0
+
+
+def run_backend(backend: str) -> None:
+    """One backend's run, in its own process (its own peak memory, GX imported afresh): the pipeline
+    on the warehouse of TTHC_WAREHOUSE_URL, then the floor on the same engine."""
+    settings = Settings.from_env()
+    work = Path(os.environ["BENCH_WORK"])
+    from tthc.checks import validation_definition
+    from tthc.warehouse import prepare
+
+    prepare(settings)  # the schema exists before the run (installation, not counted)
+    t = time.perf_counter()
+    validation_definition("dossier_batch")  # GX's import and context: once per process
+    log(f"[{backend}] GX import + context {time.perf_counter() - t:.1f} s (once per process, not counted); "
+        f"pipeline running ...")
+    result = run_pipeline(settings)
+    stages = result["stages"]
+    log(f"[{backend}] pipeline: {result['fetched']:,} records fetched, {result['loaded']:,} dossiers loaded, "
+        f"{result['figures']} unit figures")
+    order = [("fetch", "fetch: HTTP + JSON decode + sign-in in the client (not processing)"),
+             ("map", "profile mapping: personal data dropped, salted HMAC key"),
+             ("archive", "archive (gzip JSON lines)"),
+             ("frame", "batch frame (dedupe, dates)"), ("validate", "GX dossier_batch suite"),
+             ("load", "load (warehouse transaction)"), ("indicators", "indicators (SQL model)")]
+    for key, label in order:
+        log(f"  {label:<58} {stages.get(key, 0.0):8.2f} s")
+    log(f"  {'processing (everything after fetch)':<58} {result['processing']:8.2f} s")
+    log(f"  {'end to end (wall clock)':<58} {result['end_to_end']:8.2f} s")
+    log(f"  {'peak memory, pipeline process (ru_maxrss)':<58} {result['peak_mb']:8.0f} MB")
+
+    expected = pipeline_figures(settings)
+    jsonl = work / f"dossiers-{backend}.jsonl"
+    lines = write_jsonl(settings, jsonl)
+    if backend == "postgresql":
+        floor_s, floor_figures = floor_postgres(jsonl, settings.warehouse_url)
+        how = "COPY of the JSON lines into a jsonb table + one query"
+    else:
+        floor_s, floor_figures = floor_sqlite(jsonl, work / "floor.sqlite")
+        how = "json.loads -> tuples -> one executemany into a bare table + one query"
+    jsonl.unlink()
+    same = floor_figures == expected
+    log(f"[{backend}] floor: {lines:,} dossiers; {how}: {floor_s:.2f} s; figures "
+        f"{'identical to' if same else 'DIFFERENT FROM'} the pipeline's")
+    if not same:
+        raise SystemExit(f"bench: [{backend}] the floor's figures differ from the pipeline's")
+    ratio = result["processing"] / floor_s
+    targets = [f"peak_mb {result['peak_mb']:.0f} {'<=' if result['peak_mb'] <= TARGET_PEAK_MB else '>'} "
+               f"{TARGET_PEAK_MB:g}"]
+    if TARGET_RATIO:
+        targets.append(f"ratio {ratio:.2f} {'<=' if ratio <= TARGET_RATIO else '> (MISSED)'} {TARGET_RATIO:g}")
+    log(f"[{backend}] targets: " + ", ".join(targets))
+    log(f"bench: backend={backend} dossiers={result['loaded']} processing_s={result['processing']:.2f} "
+        f"end_to_end_s={result['end_to_end']:.2f} peak_mb={result['peak_mb']:.0f} floor_s={floor_s:.2f} "
+        f"ratio={ratio:.2f}")
+
+
+def profiler(backend: str) -> list[str]:
+    """BENCH_CPROFILE=DIR: each backend's run under cProfile, its stats in DIR/<backend>.prof."""
+    out = os.environ.get("BENCH_CPROFILE")
+    return ["-m", "cProfile", "-o", str(Path(out) / f"{backend}.prof")] if out else []
+
+
+def fresh_pg_database() -> tuple[str, callable]:
+    """A new database on the local PostgreSQL server, and how to drop it."""
+    from sqlalchemy import create_engine, text
+
+    name = f"tthc_bench_{secrets.token_hex(5)}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+
+
 def main() -> None:
+    if os.environ.get("BENCH_CHILD"):
+        run_backend(os.environ["BENCH_CHILD"])
+        return
     if DOSSIERS % UNITS:
         raise SystemExit(f"bench: BENCH_DOSSIERS={DOSSIERS} is not a multiple of BENCH_UNITS={UNITS}")
+    unknown = set(BACKENDS) - {"sqlite", "postgresql"}
+    if unknown or not BACKENDS:
+        raise SystemExit(f"bench: BENCH_BACKENDS={','.join(BACKENDS)!r}: expected sqlite and/or postgresql")
     per_unit = DOSSIERS // UNITS
     work = Path(tempfile.mkdtemp(prefix="tthc-bench-", dir=os.environ.get("BENCH_TMPDIR")))
-    token = secrets.token_urlsafe(16)
+    secret = secrets.token_urlsafe(16)
     log(f"bench: {DOSSIERS:,} dossiers = {UNITS} units x {per_unit:,}, period {PERIOD} ({SCHEME}), "
-        f"work dir {work}")
+        f"profile {PROFILE.name}" + (f" (tokens of {TOKEN_TTL:g} s)" if PROFILE.auth == "oauth2" else "")
+        + f", backends {', '.join(BACKENDS)}, work dir {work}")
     server = None
     try:
         catalogue = write_catalogue(work / "catalogue")
         t = time.perf_counter()
-        server, url = start_portal(catalogue, per_unit, token)
-        served = warm_portal(url, token)
+        server, url = start_portal(catalogue, per_unit, secret)
+        served = warm_portal(url, secret)
         log(f"fake portal: pid {server.pid} at {url}, {served:,} dossiers generated and cached in "
             f"{time.perf_counter() - t:.1f} s (warm-up, not counted)")
         if served != DOSSIERS:
             raise SystemExit(f"bench: the portal serves {served} dossiers, expected {DOSSIERS}")
-        env = {"TTHC_DATA_DIR": str(work / "data"), "TTHC_CATALOGUE_DIR": str(catalogue),
-               "TTHC_PORTAL_URL": url, "TTHC_PORTAL_TOKEN": token, "TTHC_PERIOD_SCHEME": SCHEME,
-               "TTHC_PII_SALT": secrets.token_hex(16)}
-        if WAREHOUSE_URL:
-            env["TTHC_WAREHOUSE_URL"] = WAREHOUSE_URL
-        os.environ.update(env)  # the client reads the salt from the environment, as in production
-        settings = Settings.from_env()
-        from tthc.warehouse import prepare
-
-        prepare(settings)  # the schema exists before the run (installation, not counted)
-        engine_name = settings.warehouse_url.split(":", 1)[0]
-        log(f"warehouse: {engine_name}; pipeline running ...")
-
-        result = run_pipeline(settings)
+        for backend in BACKENDS:
+            drop = None
+            env = dict(os.environ, BENCH_CHILD=backend, BENCH_WORK=str(work),
+                       TTHC_DATA_DIR=str(work / backend), TTHC_CATALOGUE_DIR=str(catalogue), TTHC_PORTAL_URL=url,
+                       TTHC_PORTAL_PROFILE=PROFILE.name, **portal_env(url, secret), TTHC_PERIOD_SCHEME=SCHEME,
+                       TTHC_PII_SALT=secrets.token_hex(16))
+            env.pop("TTHC_WAREHOUSE_URL", None)  # SQLite: the embedded warehouse in the data dir
+            if backend == "postgresql":
+                env["TTHC_WAREHOUSE_URL"], drop = fresh_pg_database()
+            try:
+                done = subprocess.run([sys.executable, *profiler(backend), __file__], env=env)
+            finally:
+                if drop:
+                    drop()
+            if done.returncode:
+                raise SystemExit(f"bench: the {backend} run failed (exit {done.returncode})")
         srv_mb = server_peak_mb(server.pid)
-        server.terminate()
-        server.wait(timeout=30)
-        server = None
-
-        stages = result["stages"]
-        log("")
-        log(f"pipeline: {result['fetched']:,} records fetched, {result['loaded']:,} dossiers loaded, "
-            f"{result['figures']} unit figures")
-        order = [("fetch", "fetch: HTTP + JSON decode in the client (not processing)"),
-                 ("strip", "personal-data removal (salted HMAC key)"), ("archive", "archive (gzip JSON lines)"),
-                 ("frame", "batch frame (dedupe, dates)"), ("validate", "GX dossier_batch suite"),
-                 ("load", "load (warehouse transaction)"), ("indicators", "indicators (SQL model)")]
-        for key, label in order:
-            log(f"  {label:<58} {stages.get(key, 0.0):8.2f} s")
-        log(f"  {'processing (everything after fetch)':<58} {result['processing']:8.2f} s")
-        log(f"  {'end to end (wall clock)':<58} {result['end_to_end']:8.2f} s")
-        log(f"  {'peak memory, pipeline process (ru_maxrss)':<58} {result['peak_mb']:8.0f} MB")
         if srv_mb is not None:
-            log(f"  {'peak memory, fake portal process (VmHWM, not counted)':<58} {srv_mb:8.0f} MB")
-
-        expected = pipeline_figures(settings)
-        jsonl = work / "dossiers.jsonl"
-        lines = write_jsonl(settings, jsonl)
-        if WAREHOUSE_URL and WAREHOUSE_URL.startswith("postgresql"):
-            floor_s, floor_figures = floor_postgres(jsonl, WAREHOUSE_URL)
-            how = "COPY of the JSON lines into a jsonb table + one query"
-        else:
-            floor_s, floor_figures = floor_sqlite(jsonl, work / "floor.sqlite")
-            how = "json.loads -> tuples -> one executemany into a bare table + one query"
-        same = floor_figures == expected
-        log(f"floor: {lines:,} dossiers, {jsonl.stat().st_size / 1e6:.0f} MB of JSON lines; {how}: "
-            f"{floor_s:.2f} s; figures {'identical to' if same else 'DIFFERENT FROM'} the pipeline's")
-        if not same:
-            raise SystemExit("bench: the floor's figures differ from the pipeline's")
-
-        figures = {"processing_s": result["processing"], "end_to_end_s": result["end_to_end"],
-                   "peak_mb": result["peak_mb"], "ratio": result["processing"] / floor_s}
-        log("targets: " + ", ".join(
-            f"{k} {v:.2f} {'<=' if v <= TARGETS[k] else '>'} {TARGETS[k]:g} "
-            f"{'met' if v <= TARGETS[k] else 'MISSED'}" for k, v in figures.items()))
-        log(f"bench: dossiers={result['loaded']} processing_s={result['processing']:.2f} "
-            f"end_to_end_s={result['end_to_end']:.2f} peak_mb={result['peak_mb']:.0f} floor_s={floor_s:.2f} "
-            f"ratio={figures['ratio']:.2f}")
+            log(f"peak memory, fake portal process (VmHWM, not counted): {srv_mb:.0f} MB")
     finally:
         if server is not None:
             server.kill()

@@ -119,20 +119,24 @@ def test_a_run_of_a_period_not_ended_is_refused_and_writes_nothing(dags, tthc_en
     assert not (tthc_env.reports_dir / current.label).exists()
 
 
-def test_one_period_with_both_sources(dags, tthc_env, monkeypatch, caplog):
+@pytest.mark.parametrize("profile", ["national-sync", "vnpt-igate"])
+def test_one_period_with_both_sources(dags, tthc_env, monkeypatch, caplog, profile):
     """Shared drive and the fake portal over HTTP, through the same DAG: portal figures count, the
-    self-report that disagrees by more than 5 points is listed, and no personal data is stored."""
+    self-report that disagrees by more than 5 points is listed, and no personal data or credential
+    is stored. Once per portal profile (vnpt-igate: OAuth2 from TTHC_PORTAL_TOKEN_URL/_CLIENT_*)."""
     from tthc_testing.fake_portal import FakePortal, make_dossier
 
     write_csv(tthc_env.shared_drive, "2025-03/X-19363.csv", "X-19363", "2025-03",
               [("NQ01-3", 9, 10), ("NQ02-6", 0, 0)], mtime="2025-03-12 09:00")
     canary = {"ChuHoSo": "Nguyễn Văn Canary", "SoGiayToChuHoSo": "079912345678", "SoDienThoai": "0912000111"}
-    with FakePortal(dossiers_per_unit_month=(0, 0), token="tok-3f9a") as portal:
+    with FakePortal(dossiers_per_unit_month=(0, 0), token="tok-3f9a", client_secret="tok-3f9a",
+                    profile=profile) as portal:
         portal.add_dossiers("X-19363", [
             make_dossier("X-19363", f"HS-{i}", "20250310090000", KenhThucHien=2 if i < 5 else 1, **canary)
             for i in range(10)])
-        monkeypatch.setenv("TTHC_PORTAL_URL", portal.url)
-        monkeypatch.setenv("TTHC_PORTAL_TOKEN", portal.token)
+        for field, value in portal.settings().items():
+            if value is not None:
+                monkeypatch.setenv(f"TTHC_{field.upper()}", value)
         monkeypatch.setenv("TTHC_PII_SALT", "dag-run-test-salt-0123456789abcdef")
         _run_period(dags, tthc_env)
     with transaction(tthc_env.warehouse_url) as conn:

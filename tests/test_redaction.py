@@ -80,4 +80,4 @@ def test_the_portal_client_shows_its_url_without_credentials():
     from tthc.sources.portal import PortalClient
 
     with PortalClient("https://api:k3y-secret@portal.ubnd.vn/tthc", "tok-canary") as client:
-        assert repr(client) == "PortalClient('https://api:***@portal.ubnd.vn/tthc')"
+        assert repr(client) == "PortalClient('https://api:***@portal.ubnd.vn/tthc', profile='national-sync')"

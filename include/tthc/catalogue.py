@@ -36,6 +36,11 @@ class Unit:
         last = calendar.last_day(period)
         return self.valid_from <= last and (self.valid_to is None or self.valid_to >= last)
 
+    def existed_during(self, period: Period, calendar: ReportingCalendar = DEFAULT_CALENDAR) -> bool:
+        """Valid on some day of the period: in 2025-07 the old units too (until 30/06)."""
+        first, last = calendar.bounds(period)[0].date(), calendar.last_day(period)
+        return self.valid_from <= last and (self.valid_to is None or self.valid_to >= first)
+
 
 @dataclass(frozen=True)
 class Indicator:
@@ -122,6 +127,10 @@ class Catalogue:
     # --- queries -------------------------------------------------------------
     def units_in(self, period: Period, calendar: ReportingCalendar = DEFAULT_CALENDAR) -> list[Unit]:
         return [u for u in self.units.values() if u.valid_in(period, calendar)]
+
+    def units_during(self, period: Period, calendar: ReportingCalendar = DEFAULT_CALENDAR) -> list[Unit]:
+        """Every unit that existed on some day of the period (whose dossiers the period may hold)."""
+        return [u for u in self.units.values() if u.existed_during(period, calendar)]
 
     def applicable(self, unit: Unit) -> list[Indicator]:
         return [i for i in self.ordered_indicators() if i.applies(unit)]

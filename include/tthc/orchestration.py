@@ -19,15 +19,16 @@ from .marts.rollups import MonthsNotAggregated, aggregate_rollup, months_aggrega
 from .periods import Period, PeriodError, RollupPeriod
 from .settings import Settings
 from .sources.portal.privacy import salt_from_env
-from .sources.portal.stage import PortalBatchQuarantined, compute_portal_indicators, ingest_portal_unit
+from .sources.portal.stage import (PortalBatchQuarantined, compute_portal_indicators, ingest_portal_unit,
+                                  ingest_portal_units)
 from .sources.shared_drive.stage import ingest_shared_drive
 from .warehouse import transaction
 from .warehouse.load import load_period
 
 # The steps, by source and layer, for the DAG tasks and the CLI (heavy libraries load inside each step).
 __all__ = ["MonthsNotAggregated", "PortalBatchQuarantined", "aggregate_period", "aggregate_rollup",
-           "compute_portal_indicators", "deadline_passed", "ingest_portal_unit", "ingest_shared_drive",
-           "load_period", "months_aggregated", "periods_to_rerun", "portal_units", "reconcile", "report_period",
+           "compute_portal_indicators", "deadline_passed", "ingest_portal_unit", "ingest_portal_units",
+           "ingest_shared_drive", "load_period", "months_aggregated", "periods_to_rerun", "portal_units", "reconcile", "report_period",
            "report_rollup", "reports_changed_by", "run_pipeline", "run_portal", "run_rollup", "submission_progress",
            "validate_period", "write_report"]
 
@@ -76,12 +77,14 @@ def report_period(settings: Settings, period: Period) -> dict:
 
 
 def portal_units(settings: Settings, period: Period) -> list[str]:
-    """Units whose dossiers are fetched for the period; none, with a one-line notice, without a portal."""
+    """Units whose dossiers are fetched for the period: every unit that existed during it, so that
+    in 2025-07 (15/06–14/07) the old units' dossiers of 15–30/06 are fetched too (they count under
+    their successors: compute_portal_indicators). None, with a one-line notice, without a portal."""
     if not settings.portal_url:
         log.info("portal not configured (no TTHC_PORTAL_URL or tthc_portal connection): portal source skipped")
         return []
     salt_from_env()  # no salt, no fetch: refused here, once, rather than in every unit's task
-    return [u.code for u in load_catalogue(settings).units_in(period, settings.calendar)]
+    return [u.code for u in load_catalogue(settings).units_during(period, settings.calendar)]
 
 
 def run_portal(settings: Settings, period: Period) -> dict:
@@ -91,12 +94,12 @@ def run_portal(settings: Settings, period: Period) -> dict:
     if not units:
         return {"period": period.label, "skipped": True}
     outcomes = {}
-    for unit in units:
-        try:
-            outcomes[unit] = ingest_portal_unit(settings, period, unit)["outcome"]
-        except PortalBatchQuarantined as exc:
-            log.warning("%s", exc)
+    for unit, outcome in ingest_portal_units(settings, period, units).items():
+        if isinstance(outcome, PortalBatchQuarantined):
+            log.warning("%s", outcome)
             outcomes[unit] = "quarantined"
+        else:
+            outcomes[unit] = outcome["outcome"]
     return {"period": period.label, "units": outcomes,
             "indicators": compute_portal_indicators(settings, period), "reconciliation": reconcile(settings, period)}
 

@@ -65,9 +65,20 @@ def task_settings():
         overrides["warehouse_url"] = warehouse_url(warehouse)
     portal = _connection(PORTAL_CONN_ID)
     if portal is not None:
-        overrides["portal_url"] = portal_url(portal)
-        overrides["portal_token"] = portal.password  # the bearer token; never part of the URL
+        overrides.update(portal_settings(portal))
     return Settings.from_env(**overrides)
+
+
+def portal_settings(conn) -> dict:
+    """Settings fields from the `tthc_portal` connection: host = base URL; password = the bearer token
+    of a token profile, or the password of an OAuth2 password grant (login = its user); extra:
+    `profile` (TTHC_PORTAL_PROFILE), `token_url`, `client_id`, `client_secret` (OAuth2 profiles).
+    What the connection leaves empty falls back to the TTHC_* environment."""
+    extra = conn.extra_dejson or {}
+    return {"portal_url": portal_url(conn), "portal_profile": extra.get("profile"),
+            "portal_token": conn.password, "portal_username": conn.login, "portal_password": conn.password,
+            "portal_token_url": extra.get("token_url"), "portal_client_id": extra.get("client_id"),
+            "portal_client_secret": extra.get("client_secret")}
 
 
 def portal_url(conn) -> str:

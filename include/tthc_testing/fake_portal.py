@@ -1,14 +1,26 @@
-"""A fake provincial portal: a real HTTP server speaking the spec's contract (spec: "Source 2").
+"""A fake provincial portal: a real HTTP server speaking every shipped portal profile.
 
 Used by tests, the demo and the benchmark in place of the province's API, which is not public.
 Dossiers are generated deterministically per (unit, month) from the seed, lazily and cached, so
 the same seed always serves the same data and a million dossiers cost only what is fetched.
 Faults can be injected on demand to exercise the client's error handling.
 
-    with FakePortal(["X-19363"], dossiers_per_unit_month=(100, 200)) as portal:
-        client = PortalClient(portal.url, portal.token)
+The same dossiers are served in the shape of either profile (include/portal_profiles/):
 
-Standalone: python -m tthc_testing.fake_portal --port 8765 --token demo-token
+* `national-sync` (spec "Source 2"): a static bearer token, GET /api/v1/hoso and /api/v1/tthc,
+  pages from 1 under `data` with `tongSoBanGhi`, flat fields, yyyyMMddHHmmss local dates;
+* `vnpt-igate`: OAuth2 at a Keycloak-style token endpoint (password or client-credentials
+  grant, tokens that expire), GET /pa/dossier/search and /pa/procedure/search filtered by
+  accepted-/completed- dates, Spring pages from 0 (`content`, `totalElements`, `last`), nested
+  camelCase records, UTC ISO-8601 dates, status, channel and rating as the vendor's codes.
+
+The vendor shape is written here by hand, not derived from the profile file, so that a test
+comparing the figures of both profiles checks the profile's mapping against an independent reading.
+
+    with FakePortal(["X-19363"], dossiers_per_unit_month=(100, 200), profile="vnpt-igate") as portal:
+        client = portal_client(portal.url, **portal.credentials())
+
+Standalone: python -m tthc_testing.fake_portal --port 8765 --token demo-token [--profile vnpt-igate]
 """
 
 from __future__ import annotations
@@ -17,11 +29,14 @@ import argparse
 import calendar
 import hmac
 import json
+import math
 import random
+import secrets
 import sys
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -31,7 +46,18 @@ from urllib.parse import parse_qs, urlsplit
 from tthc.calendar import DEFAULT_CALENDAR
 from tthc.catalogue import Catalogue
 from tthc.settings import DEFAULT_CATALOGUE_DIR
-from tthc.sources.portal.fetch import HOSO_PATH, MAX_PAGE_SIZE, TTHC_PATH
+
+PROFILES = ("national-sync", "vnpt-igate")
+HOSO_PATH, TTHC_PATH = "/api/v1/hoso", "/api/v1/tthc"  # national-sync
+VNPT_DOSSIER_PATH, VNPT_PROCEDURE_PATH = "/pa/dossier/search", "/pa/procedure/search"
+REALM = "tthc"
+TOKEN_PATH = f"/auth/realms/{REALM}/protocol/openid-connect/token"
+MAX_PAGE_SIZE = 1000
+# The vendor's codes for the national ones (the profile maps them back).
+VNPT_CHANNEL = {1: 0, 2: 1, 3: 2}
+VNPT_STATUS = {1: 0, 2: 1, 4: 2, 5: 3, 6: 4, 8: 5, 9: 6, 3: 7, 7: 8, 10: 9}
+VNPT_RATING = {"RAT_HAI_LONG": 3, "HAI_LONG": 2, "KHONG_HAI_LONG": 1}
+_UTC_SHIFT = timedelta(hours=7)  # Asia/Ho_Chi_Minh is UTC+07:00
 
 # (MaTTHC, TenTTHC, MaLinhVuc, working days allowed, fee-bearing, eligible for full online, weight).
 # Codes are illustrative, shaped like the national catalogue's; weights mimic a commune's mix.
@@ -65,7 +91,7 @@ _GIVEN = {0: ("Hùng", "Dũng", "Nam", "Long", "Tuấn", "Hải", "Sơn", "Bình
 # a query only needs the months from LOOKBACK_DAYS before its start.
 LOOKBACK_DAYS = 40
 FAULT_KINDS = ("rate_limit", "server_error", "slow", "not_json", "total_changes", "bad_token",
-               "error_code", "chunked")
+               "error_code", "chunked", "short_page", "drip", "sign_in_unavailable")
 _PORTAL_FMT = "%Y%m%d%H%M%S"
 
 
@@ -96,15 +122,70 @@ def make_dossier(unit: str, ma_ho_so: str, received: str, **fields) -> dict:
     return record
 
 
-def _row(record: dict) -> _Row:
+def _row(record: dict, profile: str) -> _Row:
+    shaped = vnpt_record(record) if profile == "vnpt-igate" else record
     return (str(record.get("NgayTiepNhan") or "")[:8], str(record.get("NgayKetThucXuLy") or "")[:8],
-            json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+            json.dumps(shaped, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
-def _in_range(rows: list[_Row], tu: str, den: str) -> list[bytes]:
+def _in_range(rows: list[_Row], tu: str, den: str) -> list[_Row]:
     """Received or resolved within [tu, den], inclusive (yyyyMMdd text compares as dates)."""
-    return [body for received, resolved, body in rows
-            if tu <= received <= den or (resolved and tu <= resolved <= den)]
+    return [row for row in rows if tu <= row[0] <= den or (row[1] and tu <= row[1] <= den)]
+
+
+# The national record's own fields; anything else a (hand-made) record carries is served as it is.
+_NATIONAL_FIELDS = frozenset((
+    "MaHoSo", "MaTTHC", "TenTTHC", "MaLinhVuc", "DonViXuLy", "KenhThucHien", "NgayTiepNhan", "NgayHenTra",
+    "NgayKetThucXuLy", "TrangThaiHoSo", "PhaiThanhToan", "DuocThanhToanTrucTuyen", "HoSoCoThanhPhanSoHoa",
+    "KetQuaDuocSoHoa", "CoKetQuaDienTu", "DaDongBoDVCQG", "CoTaiSuDungDuLieu", "DanhGia", "ChuHoSo",
+    "SoGiayToChuHoSo", "SoDienThoai"))
+
+
+def _utc(value):
+    """yyyyMMddHHmmss local → '2025-03-01T02:00:00.000+0000' (Jackson's default); a value that is
+    not such a date is served as it is, as a broken vendor would."""
+    if not value:
+        return None
+    s = str(value)
+    if len(s) != 14 or not s.isdigit():
+        return value
+    try:
+        moment = datetime(int(s[0:4]), int(s[4:6]), int(s[6:8]), int(s[8:10]), int(s[10:12]), int(s[12:14]))
+    except ValueError:
+        return value
+    return (moment - _UTC_SHIFT).isoformat() + ".000+0000"
+
+
+def _flag(value):
+    return {1: True, 0: False}.get(value, value) if not isinstance(value, bool) else value
+
+
+def vnpt_record(r: dict) -> dict:
+    """A national-sync record in the vnpt-igate shape (codes the vendor lacks are served as they are)."""
+    rating = r.get("DanhGia")
+    record = {
+        "code": r.get("MaHoSo"),
+        "nationCode": f"G22.99-{r.get('MaHoSo')}",
+        "procedure": {"code": r.get("MaTTHC"), "name": r.get("TenTTHC"), "sector": {"code": r.get("MaLinhVuc")}},
+        "agency": {"code": r.get("DonViXuLy")},
+        "applyMethod": {"id": VNPT_CHANNEL.get(r.get("KenhThucHien"), r.get("KenhThucHien"))},
+        "dossierStatus": {"id": VNPT_STATUS.get(r.get("TrangThaiHoSo"), r.get("TrangThaiHoSo"))},
+        "appliedDate": _utc(r.get("NgayTiepNhan")),
+        "acceptedDate": _utc(r.get("NgayTiepNhan")),
+        "appointmentDate": _utc(r.get("NgayHenTra")),
+        "completedDate": _utc(r.get("NgayKetThucXuLy")),
+        "payment": {"required": _flag(r.get("PhaiThanhToan")), "paidOnline": _flag(r.get("DuocThanhToanTrucTuyen"))},
+        "digitization": {"dossier": _flag(r.get("HoSoCoThanhPhanSoHoa")), "result": _flag(r.get("KetQuaDuocSoHoa"))},
+        "electronicResult": _flag(r.get("CoKetQuaDienTu")),
+        "nationalSync": {"synced": _flag(r.get("DaDongBoDVCQG"))},
+        "reusedData": _flag(r.get("CoTaiSuDungDuLieu")),
+        "rating": {"level": VNPT_RATING.get(rating, rating)} if rating is not None else None,
+        "applicant": {"data": {"fullname": r.get("ChuHoSo"), "identityNumber": r.get("SoGiayToChuHoSo"),
+                               "phoneNumber": r.get("SoDienThoai"), "email": r.get("EmailChuHoSo"),
+                               "address": r.get("DiaChiChuHoSo")}},
+    }
+    record.update((k, v) for k, v in r.items() if k not in _NATIONAL_FIELDS)
+    return record
 
 
 def _add_workdays(moment: datetime, n: int) -> datetime:
@@ -141,9 +222,14 @@ def _parse_day(value: str) -> str:
 
 class FakePortal:
     def __init__(self, catalogue_units: list[str] | None = None, *, seed: int = 2025,
-                 dossiers_per_unit_month: tuple[int, int] = (80, 400), token: str = "demo-token",
-                 page_size_max: int = MAX_PAGE_SIZE, host: str = "127.0.0.1", port: int = 0,
-                 cache_rows: int = 2_000_000, catalogue_dir=None):
+                 dossiers_per_unit_month: tuple[int, int] = (80, 400), profile: str = "national-sync",
+                 token: str = "demo-token", client_id: str = "tthc-pipeline",
+                 client_secret: str = "demo-client-secret", username: str | None = None,
+                 password: str | None = None, token_ttl: float = 300, page_size_max: int = MAX_PAGE_SIZE,
+                 host: str = "127.0.0.1", port: int = 0, cache_rows: int = 2_000_000, catalogue_dir=None,
+                 clock: Callable[[], float] = time.monotonic):
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
         if catalogue_units is None:
             # Every catalogue unit, generating only while it exists (old communes until 06/2025).
             # catalogue_dir: another catalogue (the benchmark's, with synthetic units).
@@ -151,19 +237,28 @@ class FakePortal:
             self._validity = {u.code: (u.valid_from, u.valid_to) for u in units}
         else:
             self._validity = {code: (None, None) for code in catalogue_units}
+        self.profile = profile
         self.seed = seed
         self.per_month = dossiers_per_unit_month
+        # national-sync: a static token. vnpt-igate: OAuth2 clients (a user: the password grant).
         self.token = token
+        self.client_id, self.client_secret = client_id, client_secret
+        self.username, self.password = username, password
+        self.token_ttl = token_ttl
         self.page_size_max = page_size_max
-        self.requests = 0
+        self.requests = 0  # API requests (dossiers and procedures), sign-ins not counted
+        self.sign_ins = 0  # tokens issued
+        self.refused_sign_ins = 0
+        self._issued: dict[str, float] = {}  # access token → when it expires (clock)
+        self._clock = clock
         self._address = (host, port)
         self._cache_rows = cache_rows
-        self._added: dict[str, list[_Row]] = {}
+        self._added: dict[str, list[dict]] = {}
         self._faults: deque[_Fault] = deque()
         self._months: OrderedDict[tuple[str, int, int], list[_Row]] = OrderedDict()
         self._cached_rows = 0
-        self._queries: OrderedDict[tuple[str, str, str], list[bytes]] = OrderedDict()
-        self._lock = threading.Lock()  # counters and faults
+        self._queries: OrderedDict[tuple, list[bytes]] = OrderedDict()
+        self._lock = threading.Lock()  # counters, faults and tokens
         self._data_lock = threading.Lock()  # generation and caches
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -195,18 +290,41 @@ class FakePortal:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
+    @property
+    def token_url(self) -> str:
+        return self.url + TOKEN_PATH
+
+    @property
+    def dossier_path(self) -> str:
+        return VNPT_DOSSIER_PATH if self.profile == "vnpt-igate" else HOSO_PATH
+
+    def credentials(self) -> dict:
+        """The profile and credentials a client needs here (tthc.sources.portal.portal_client's keywords)."""
+        if self.profile == "national-sync":
+            return {"profile": self.profile, "token": self.token}
+        return {"profile": self.profile, "token_url": self.token_url, "client_id": self.client_id,
+                "client_secret": self.client_secret, "username": self.username, "password": self.password}
+
+    def settings(self) -> dict:
+        """The same as Settings fields (TTHC_PORTAL_URL, TTHC_PORTAL_PROFILE, ...)."""
+        return {"portal_url": self.url, **{f"portal_{k}": v for k, v in self.credentials().items()}}
+
     # --- test controls -------------------------------------------------------
     def add_dossiers(self, unit: str, records: list[dict]) -> None:
-        """Serve these records too (after the generated ones, in this order), exactly as given."""
+        """Serve these records too (after the generated ones, in this order), exactly as given
+        (national-sync fields, reshaped for the vnpt-igate profile)."""
         with self._data_lock:
-            self._added.setdefault(unit, []).extend(_row(r) for r in records)
+            self._added.setdefault(unit, []).extend(records)
             self._queries.clear()
 
     def inject(self, kind: str, count: int = 1, **opts) -> None:
-        """The next `count` dossier requests fail this way; faults queue up in order.
+        """The next `count` dossier requests (sign-ins for sign_in_*) fail this way, in order.
 
         Options: rate_limit(seconds=1), slow(seconds=2), total_changes(delta=1),
-        error_code(message=...).
+        error_code(message=...), not_json(body=b"..."), drip(seconds=1.5): the page one byte at a
+        time, `seconds` apart; short_page(keep=0): the page with its total but only its first `keep`
+        records. bad_token: HTTP 401 (an OAuth2 client signs in again once). sign_in_unavailable:
+        the token endpoint answers 503.
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
@@ -216,8 +334,11 @@ class FakePortal:
             self._faults.append(_Fault(kind, count, opts))
 
     def dossiers(self, unit: str, tu_ngay: date, den_ngay: date) -> list[dict]:
-        """What the hoso endpoint serves for this range, in order, personal data included."""
-        return [json.loads(b) for b in self._matching(unit, f"{tu_ngay:%Y%m%d}", f"{den_ngay:%Y%m%d}")]
+        """The dossiers received or resolved in this range, in national-sync fields, personal data
+        included, whichever profile serves them (vnpt-igate serves them over two requests)."""
+        with self._data_lock:
+            rows = self._candidates(unit, f"{tu_ngay:%Y%m%d}", f"{den_ngay:%Y%m%d}", shape="national-sync")
+        return [json.loads(body) for _, _, body in rows]
 
     def procedures(self, unit: str) -> list[dict]:
         rng = random.Random(f"{self.seed}:{unit}:tthc")
@@ -227,32 +348,48 @@ class FakePortal:
                 for code, name, field_code, _, _, eligible, _ in PROCEDURES]
 
     # --- data ----------------------------------------------------------------
-    def _matching(self, unit: str, tu: str, den: str) -> list[bytes]:
-        key = (unit, tu, den)
+    def _selected(self, unit: str, lo: str, hi: str, received: tuple = (None, None),
+                  resolved: tuple = (None, None)) -> list[bytes]:
+        """The served bodies received or resolved within [lo, hi] and, where given, received and
+        resolved within those bounds (yyyyMMdd, inclusive). Cached per query."""
+        key = (unit, lo, hi, received, resolved)
         with self._data_lock:
             hit = self._queries.get(key)
             if hit is not None:
                 self._queries.move_to_end(key)
                 return hit
-            first = datetime.strptime(tu, "%Y%m%d").date() - timedelta(days=LOOKBACK_DAYS)
-            last = datetime.strptime(den, "%Y%m%d").date()
-            rows: list[bytes] = []
-            if unit in self._validity:
-                y, m = _month_of(first)
-                while (y, m) <= _month_of(last):
-                    rows.extend(_in_range(self._month(unit, y, m), tu, den))
-                    y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-            rows.extend(_in_range(self._added.get(unit, []), tu, den))
-            self._queries[key] = rows
+            rows = self._candidates(unit, lo, hi, shape=self.profile)
+            (r_from, r_to), (c_from, c_to) = received, resolved
+            if r_from or r_to or c_from or c_to:
+                rows = [row for row in rows
+                        if (not r_from or r_from <= row[0]) and (not r_to or row[0] <= r_to)
+                        and (not (c_from or c_to) or row[1] and (not c_from or c_from <= row[1])
+                             and (not c_to or row[1] <= c_to))]
+            bodies = [body for _, _, body in rows]
+            self._queries[key] = bodies
             if len(self._queries) > 64:
                 self._queries.popitem(last=False)
-            return rows
+            return bodies
+
+    def _candidates(self, unit: str, tu: str, den: str, shape: str) -> list[_Row]:
+        """Rows received or resolved within [tu, den], generated months first, then those added."""
+        first = datetime.strptime(tu, "%Y%m%d").date() - timedelta(days=LOOKBACK_DAYS)
+        last = datetime.strptime(den, "%Y%m%d").date()
+        rows: list[_Row] = []
+        if unit in self._validity:
+            y, m = _month_of(first)
+            while (y, m) <= _month_of(last):
+                month = self._month(unit, y, m) if shape == self.profile else self._generate(unit, y, m, shape)
+                rows.extend(_in_range(month, tu, den))
+                y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        rows.extend(_in_range([_row(r, shape) for r in self._added.get(unit, [])], tu, den))
+        return rows
 
     def _month(self, unit: str, year: int, month: int) -> list[_Row]:
         key = (unit, year, month)
         rows = self._months.get(key)
         if rows is None:
-            rows = self._generate(unit, year, month)
+            rows = self._generate(unit, year, month, self.profile)
             self._months[key] = rows
             self._cached_rows += len(rows)
             while self._cached_rows > self._cache_rows and len(self._months) > 1:
@@ -261,7 +398,7 @@ class FakePortal:
             self._months.move_to_end(key)
         return rows
 
-    def _generate(self, unit: str, year: int, month: int) -> list[_Row]:
+    def _generate(self, unit: str, year: int, month: int, shape: str) -> list[_Row]:
         rng = random.Random(f"{self.seed}:{unit}:{year:04d}{month:02d}")
         valid_from, valid_to = self._validity[unit]
         days = [date(year, month, d) for d in range(1, calendar.monthrange(year, month)[1] + 1)]
@@ -278,7 +415,7 @@ class FakePortal:
         procs = rng.choices(PROCEDURES, _PROC_WEIGHTS, k=n)
         channels = rng.choices((1, 2, 3), (45, 50, 5), k=n)
         yyyymm = f"{year:04d}{month:02d}"
-        return [_row(self._dossier(rng, unit, f"{unit}-{yyyymm}-{i:06d}", recv, proc, channel))
+        return [_row(self._dossier(rng, unit, f"{unit}-{yyyymm}-{i:06d}", recv, proc, channel), shape)
                 for i, (recv, proc, channel) in enumerate(zip(received, procs, channels), start=1)]
 
     @staticmethod
@@ -327,9 +464,10 @@ class FakePortal:
         }
 
     # --- HTTP ----------------------------------------------------------------
-    def _take_fault(self) -> _Fault | None:
+    def _take_fault(self, sign_in: bool = False) -> _Fault | None:
+        """The next fault, if it is one for this kind of request (sign-in or API)."""
         with self._lock:
-            if not self._faults:
+            if not self._faults or self._faults[0].kind.startswith("sign_in_") != sign_in:
                 return None
             fault = self._faults[0]
             fault.remaining -= 1
@@ -337,52 +475,146 @@ class FakePortal:
                 self._faults.popleft()
             return fault
 
+    def _handle_post(self, h: "_Handler") -> None:
+        if urlsplit(h.path).path != TOKEN_PATH or self.profile != "vnpt-igate":
+            return h.send_json(404, {"error": "not_found"})
+        length = int(h.headers.get("Content-Length") or 0)
+        form = {k: v[0] for k, v in parse_qs(h.rfile.read(length).decode("utf-8")).items()}
+        if self._take_fault(sign_in=True):
+            return h.send_json(503, {"error": "temporarily_unavailable"})
+        grant = form.get("grant_type")
+        client_ok = (hmac.compare_digest(form.get("client_id", ""), self.client_id)
+                     and hmac.compare_digest(form.get("client_secret", ""), self.client_secret))
+        if grant not in ("password", "client_credentials") or (grant == "password") != bool(self.username):
+            with self._lock:
+                self.refused_sign_ins += 1
+            return h.send_json(400, {"error": "unauthorized_client",
+                                     "error_description": f"Grant {grant} not allowed for {form.get('client_id')}"})
+        user_ok = grant != "password" or (hmac.compare_digest(form.get("username", ""), self.username)
+                                          and hmac.compare_digest(form.get("password", ""), self.password or ""))
+        if not (client_ok and user_ok):
+            with self._lock:
+                self.refused_sign_ins += 1
+            # As Keycloak does, the description repeats what was sent: the client must not show it.
+            return h.send_json(401 if not client_ok else 400, {
+                "error": "invalid_client" if not client_ok else "invalid_grant",
+                "error_description": f"Invalid credentials for {form.get('username') or form.get('client_id')}"})
+        token = secrets.token_urlsafe(24)
+        with self._lock:
+            self.sign_ins += 1
+            self._issued[token] = self._clock() + self.token_ttl
+        h.send_json(200, {"access_token": token, "expires_in": self.token_ttl, "token_type": "Bearer",
+                          "scope": "profile"})
+
+    def _authorized(self, header: str) -> bool:
+        if self.profile == "national-sync":
+            return hmac.compare_digest(header.encode(), f"Bearer {self.token}".encode())
+        token = header.removeprefix("Bearer ")
+        with self._lock:
+            expires = self._issued.get(token)
+        return expires is not None and self._clock() < expires
+
     def _handle(self, h: "_Handler") -> None:
         with self._lock:
             self.requests += 1
         url = urlsplit(h.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
-        expected = f"Bearer {self.token}".encode()
-        if not hmac.compare_digest(h.headers.get("Authorization", "").encode(), expected):
-            return h.send_json(401, {"error_code": "401", "message": "Unauthorized"})
-        if url.path == TTHC_PATH:
-            return h.send_json(200, {"error_code": "0", "message": "Thành công",
-                                     "data": self.procedures(query.get("maDonVi", ""))})
-        if url.path != HOSO_PATH:
-            return h.send_json(404, {"error_code": "404", "message": "Not found"})
+        vnpt = self.profile == "vnpt-igate"
+        refused = ({"error": "invalid_token", "error_description": "Token is not active"} if vnpt
+                   else {"error_code": "401", "message": "Unauthorized"})
+        if not self._authorized(h.headers.get("Authorization", "")):
+            return h.send_json(401, refused)
+        procedures_path, dossiers_path = (VNPT_PROCEDURE_PATH, VNPT_DOSSIER_PATH) if vnpt else (TTHC_PATH, HOSO_PATH)
+        if url.path not in (procedures_path, dossiers_path):
+            return h.send_json(404, {"status": 404, "error": "Not Found"} if vnpt
+                               else {"error_code": "404", "message": "Not found"})
         try:
-            unit = query["maDonVi"]
-            tu, den = _parse_day(query["tuNgay"]), _parse_day(query["denNgay"])
-            page, size = int(query.get("trang", 1)), int(query.get("soBanGhi", self.page_size_max))
-            if page < 1 or size < 1:
+            if vnpt:
+                unit, page, size = query["agency-id"], int(query.get("page", 0)), int(query.get("size", 20))
+                received = tuple(_parse_iso_day(query.get(k)) for k in ("accepted-from", "accepted-to"))
+                resolved = tuple(_parse_iso_day(query.get(k)) for k in ("completed-from", "completed-to"))
+                bounds = [d for d in (*received, *resolved) if d]
+                if url.path == dossiers_path and not bounds:
+                    raise ValueError
+                page_index = page
+            else:
+                unit = query["maDonVi"]
+                page, size = int(query.get("trang", 1)), int(query.get("soBanGhi", self.page_size_max))
+                page_index = page - 1
+                if url.path == dossiers_path:
+                    tu, den = _parse_day(query["tuNgay"]), _parse_day(query["denNgay"])
+            if page_index < 0 or size < 1:
                 raise ValueError
         except (KeyError, ValueError):
-            return h.send_json(400, {"error_code": "400",
-                                     "message": "maDonVi, tuNgay, denNgay (yyyyMMdd), trang, soBanGhi"})
+            return h.send_json(400, {"status": 400, "error": "Bad Request",
+                                     "message": "agency-id, accepted-/completed-from/to (yyyy-MM-dd), page, size"}
+                               if vnpt else {"error_code": "400",
+                                             "message": "maDonVi, tuNgay, denNgay (yyyyMMdd), trang, soBanGhi"})
+        size = min(size, self.page_size_max)
+        if url.path == procedures_path:
+            if not vnpt:
+                return h.send_json(200, {"error_code": "0", "message": "Thành công", "data": self.procedures(unit)})
+            items = [json.dumps(vnpt_procedure(p), ensure_ascii=False).encode("utf-8") for p in self.procedures(unit)]
+            return h.send(200, _spring_page(items, page, size, len(items)), "application/json")
         fault = self._take_fault()
         kind = fault.kind if fault else None
         if kind == "bad_token":
-            return h.send_json(401, {"error_code": "401", "message": "Unauthorized"})
+            return h.send_json(401, refused)
         if kind == "rate_limit":
             return h.send_json(429, {"error_code": "429", "message": "Too many requests"},
                                headers={"Retry-After": str(fault.opts.get("seconds", 1))})
         if kind == "server_error":
             return h.send_json(500, {"error_code": "500", "message": "Internal server error"})
         if kind == "not_json":
-            return h.send(200, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
+            return h.send(200, fault.opts.get("body", b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+                          "text/html")
         if kind == "error_code":
-            return h.send_json(200, {"error_code": "99", "message": fault.opts.get(
-                "message", "Lỗi hệ thống: không truy vấn được dữ liệu hồ sơ")})
+            message = fault.opts.get("message", "Lỗi hệ thống: không truy vấn được dữ liệu hồ sơ")
+            if vnpt:  # a Spring error: a 4xx with the exception's message
+                return h.send_json(400, {"timestamp": "2025-03-15T01:00:00.000+0000", "status": 400,
+                                         "error": "Bad Request", "message": message, "path": url.path})
+            return h.send_json(200, {"error_code": "99", "message": message})
         if kind == "slow":
             time.sleep(fault.opts.get("seconds", 2))
-        rows = self._matching(unit, tu, den)
-        size = min(size, self.page_size_max)
+        if vnpt:
+            rows = self._selected(unit, min(bounds), max(bounds), received, resolved)
+        else:
+            rows = self._selected(unit, tu, den)
         total = len(rows) + (fault.opts.get("delta", 1) if kind == "total_changes" else 0)
-        head = json.dumps({"error_code": "0", "message": "Thành công", "tongSoBanGhi": total,
-                           "trang": page, "soBanGhi": size}, ensure_ascii=False)
-        body = b"".join((head[:-1].encode("utf-8"), b',"data":[',
-                         b",".join(rows[(page - 1) * size:page * size]), b"]}"))
-        h.send(200, body, "application/json; charset=utf-8", chunked=kind == "chunked")
+        served = rows[page_index * size:(page_index + 1) * size]
+        if kind == "short_page":
+            served = served[:fault.opts.get("keep", 0)]
+        if vnpt:
+            body = _spring_page(served, page, size, total, real_total=len(rows))
+        else:
+            head = json.dumps({"error_code": "0", "message": "Thành công", "tongSoBanGhi": total,
+                               "trang": page, "soBanGhi": size}, ensure_ascii=False)
+            body = b"".join((head[:-1].encode("utf-8"), b',"data":[', b",".join(served), b"]}"))
+        h.send(200, body, "application/json; charset=utf-8", chunked=kind == "chunked",
+               drip=fault.opts.get("seconds", 1.5) if kind == "drip" else None)
+
+
+def _spring_page(items: list[bytes], page: int, size: int, total: int, real_total: int | None = None) -> bytes:
+    """A Spring Data page: `content` and its counts (`last` from the records really there)."""
+    pages = math.ceil((total if real_total is None else real_total) / size)
+    head = json.dumps({"totalElements": total, "totalPages": math.ceil(total / size), "size": size,
+                       "number": page, "numberOfElements": len(items), "first": page == 0,
+                       "last": page >= pages - 1})
+    if real_total is None:
+        items = items[page * size:(page + 1) * size]
+    return b"".join((b'{"content":[', b",".join(items), b"],", head[1:].encode("utf-8")))
+
+
+def vnpt_procedure(p: dict) -> dict:
+    return {"code": p["MaTTHC"], "name": p["TenTTHC"], "sector": {"code": p["MaLinhVuc"]},
+            "fullyOnline": {"eligible": bool(p["DuDieuKienToanTrinh"]), "provided": bool(p["DaCungCapToanTrinh"])}}
+
+
+def _parse_iso_day(value: str | None) -> str | None:
+    """yyyy-MM-dd → yyyyMMdd (None stays None); ValueError for anything else."""
+    if value is None:
+        return None
+    return _parse_day(datetime.strptime(value, "%Y-%m-%d").strftime("%Y%m%d"))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -393,12 +625,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.portal._handle(self)
 
+    def do_POST(self) -> None:
+        self.server.portal._handle_post(self)
+
     def send_json(self, status: int, payload: dict, headers: dict | None = None) -> None:
         self.send(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"),
                   "application/json; charset=utf-8", headers=headers)
 
     def send(self, status: int, body: bytes, content_type: str, *, headers: dict | None = None,
-             chunked: bool = False) -> None:
+             chunked: bool = False, drip: float | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         for name, value in (headers or {}).items():
@@ -406,7 +641,13 @@ class _Handler(BaseHTTPRequestHandler):
         if not chunked:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if drip is None:
+                self.wfile.write(body)
+                return
+            for i in range(len(body)):  # as a stalled proxy does: every read gets a byte in time
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(drip)
             return
         # As proxies often stream: no Content-Length, so only the body's real size tells.
         self.send_header("Transfer-Encoding", "chunked")
@@ -433,7 +674,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve a fake provincial TTHC portal.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--token", default="demo-token")
+    parser.add_argument("--profile", choices=PROFILES, default="national-sync")
+    parser.add_argument("--token", default="demo-token", help="national-sync: the bearer token")
+    parser.add_argument("--client-id", default="tthc-pipeline", help="vnpt-igate: the OAuth2 client")
+    parser.add_argument("--client-secret", default="demo-client-secret")
+    parser.add_argument("--username", help="vnpt-igate: a user for the password grant (default: client credentials)")
+    parser.add_argument("--password")
+    parser.add_argument("--token-ttl", type=float, default=300, help="vnpt-igate: access token lifetime, seconds")
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--per-month", type=int, nargs=2, metavar=("LO", "HI"), default=(80, 400),
                         help="dossiers per unit and month")
@@ -445,10 +692,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="generated dossiers kept in memory (the benchmark needs all of a period's)")
     args = parser.parse_args(argv)
     portal = FakePortal(args.units, seed=args.seed, dossiers_per_unit_month=tuple(args.per_month),
-                        token=args.token, host=args.host, port=args.port, cache_rows=args.cache_rows,
+                        profile=args.profile, token=args.token, client_id=args.client_id,
+                        client_secret=args.client_secret, username=args.username, password=args.password,
+                        token_ttl=args.token_ttl, host=args.host, port=args.port, cache_rows=args.cache_rows,
                         catalogue_dir=args.catalogue)
     with portal:
-        print(f"fake portal at {portal.url} (Ctrl-C to stop)", flush=True)
+        where = f" (sign-in: {portal.token_url})" if args.profile == "vnpt-igate" else ""
+        print(f"fake portal at {portal.url} {args.profile}{where} (Ctrl-C to stop)", flush=True)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

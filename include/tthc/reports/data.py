@@ -40,6 +40,9 @@ class ReportData:
     catalogue: Catalogue | None = None
     # The unit of a unit's own report (from 2025-07 each new commune issues one); None: the area summary.
     unit: Unit | None = None
+    # Portal batches of the month not counted under their own unit (2025-07: old communes under their
+    # successor; departments, with counted_under None, nowhere): queries/portal_merged_units.
+    portal_merged: list[dict] = field(default_factory=list)
 
     @property
     def is_rollup(self) -> bool:
@@ -100,6 +103,32 @@ class ReportData:
                 continue
             notes.append(f"{what} của {unit.name} ({code}) gồm số liệu của các xã cũ trước "
                          f"{unit.valid_from:%d/%m/%Y}: {', '.join(f'{u.name} ({u.code})' for u in olds)}.")
+        return notes
+
+    def portal_merged_notes(self) -> list[str]:
+        """'Số liệu tháng từ Cổng dịch vụ công của Xã Vĩnh Linh (XM-19363) gồm hồ sơ trong kỳ của các đơn
+        vị cũ trước 01/07/2025: Thị trấn Hồ Xá (X-19363): 12 hồ sơ, ...' for each unit whose portal
+        figures include them, and one note for the dossiers of units without a successor."""
+        if self.catalogue is None or not self.portal_merged:
+            return []
+        units = self.catalogue.units
+
+        def label(code: str) -> str:
+            return f"{units[code].name} ({code})" if code in units else code
+
+        merged: dict[str, list[dict]] = {}
+        for row in self.portal_merged:
+            merged.setdefault(row["counted_under"], []).append(row)
+        notes = []
+        for code, rows in merged.items():
+            olds = ", ".join(f"{label(r['unit_code'])}: {r['dossiers']} hồ sơ" for r in rows)
+            if code is None:
+                notes.append(f"Hồ sơ trong kỳ của các đơn vị đã thôi hoạt động, không có đơn vị kế thừa, được lưu "
+                             f"nhưng không tính vào số liệu của đơn vị nào: {olds}.")
+                continue
+            since = f" trước {units[code].valid_from:%d/%m/%Y}" if code in units else ""
+            notes.append(f"Số liệu {self.noun} từ Cổng dịch vụ công của {label(code)} gồm hồ sơ trong kỳ của "
+                         f"các đơn vị cũ{since}: {olds}.")
         return notes
 
     @property
@@ -198,12 +227,14 @@ def load_report_data(conn, period: Period, settings: Settings, catalogue: Catalo
     discrepancies = [r for r in (_label(r, catalogue) for r in _rows(
         conn, "report_discrepancies", period)) if not r["alias_of"]]
     submissions = _rows(conn, "report_submissions", period)
+    merged = _rows(conn, "portal_merged_units", period)
     if unit is None:
         trend, changes = load_trend(conn, period.year, period)
     else:
         trend, changes = {}, []
         units, submissions, discrepancies = ([r for r in rows if r["unit_code"] == unit.code]
                                              for rows in (units, submissions, discrepancies))
+        merged = [r for r in merged if r["counted_under"] == unit.code]
     calendar = _calendar_of(area, settings)
     return ReportData(
         period=period, calendar=calendar,
@@ -212,6 +243,7 @@ def load_report_data(conn, period: Period, settings: Settings, catalogue: Catalo
         area=area, units=units, submissions=submissions,
         discrepancies=discrepancies, trend=trend, unit_changes=changes, catalogue=catalogue,
         issuer=catalogue.issuer(unit.code if unit else "area", calendar.last_day(period)), unit=unit,
+        portal_merged=merged,
     )
 
 

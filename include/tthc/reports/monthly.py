@@ -189,7 +189,7 @@ def _stretch_rows(data: ReportData) -> list[dict]:
 def unit_notes(data: ReportData) -> list[str]:
     """Labels for figures spanning the reorganisation: new communes including the old communes merged
     into them, and units that stopped during the roll-up (their figures up to their last day)."""
-    notes = data.predecessor_notes()
+    notes = data.predecessor_notes() + data.portal_merged_notes()
     if data.is_rollup and data.catalogue is not None:
         ended: dict[str, int] = {}
         for code in sorted({u["unit_code"] for u in data.units if u.get("unit_valid_to")}):

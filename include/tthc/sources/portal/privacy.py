@@ -1,5 +1,9 @@
 """Personal data is dropped at the edge (spec: Decree 13/2023/NĐ-CP): nothing downstream sees it.
 
+Allow-list, never block-list: a record goes on with only the fields the warehouse keeps
+(KEPT_FIELDS, the targets of a portal profile's mapping: profile.py), so a field the portal adds
+tomorrow (an e-mail, an address, a nested applicant) is dropped without anyone having to name it.
+
 An applicant can still be counted without their ID number: with a salt, the ID becomes an
 HMAC key. The salt (the environment variable TTHC_PII_SALT of the workers) is never stored in the
 warehouse, so the key cannot be reversed by anyone holding only the warehouse. Without it (or with
@@ -15,8 +19,15 @@ from collections.abc import Mapping
 
 from ...settings import SettingsError
 
+# The spec's personal fields: never kept; the dossier_batch suite checks a batch holds none of them.
 PERSONAL_FIELDS = ("ChuHoSo", "SoGiayToChuHoSo", "SoDienThoai")
 APPLICANT_KEY = "ChuHoSoKey"
+FLAGS = ("PhaiThanhToan", "DuocThanhToanTrucTuyen", "HoSoCoThanhPhanSoHoa", "KetQuaDuocSoHoa",
+         "CoKetQuaDienTu", "DaDongBoDVCQG", "CoTaiSuDungDuLieu")
+# The dossier fields the warehouse keeps (fact_dossier), and nothing else: the spec's names, the
+# three dates as ISO local time. TenTTHC is left out: fact_procedure holds the procedures' names.
+KEPT_FIELDS = ("MaHoSo", "MaTTHC", "MaLinhVuc", "DonViXuLy", "KenhThucHien", "TrangThaiHoSo",
+               "received_at", "due_at", "resolved_at", *FLAGS, "DanhGia")
 SALT_ENV = "TTHC_PII_SALT"
 # 32 characters: `openssl rand -hex 16` (128 bits); ID numbers are 12 digits, easy to enumerate
 # under a short or guessable salt.
@@ -39,17 +50,6 @@ def applicant_key(id_number: object, salt: bytes) -> str | None:
         return None
     # hmac.digest: the same HMAC-SHA256 as hmac.new(...).hexdigest(), in one C call (no HMAC object).
     return hmac.digest(salt, normalized.encode("utf-8"), "sha256").hex()
-
-
-def strip_personal(record: Mapping, salt: bytes | None) -> dict:
-    """A copy of `record` without personal fields; with a salt, plus the applicant's HMAC key."""
-    out = dict(record)  # a C-level copy, then the few personal keys dropped: same keys, same order
-    for field in PERSONAL_FIELDS:
-        if field in out:
-            del out[field]
-    if salt:
-        out[APPLICANT_KEY] = applicant_key(record.get("SoGiayToChuHoSo"), salt)
-    return out
 
 
 def salt_from_env(env: Mapping[str, str] | None = None) -> bytes:

@@ -1,0 +1,1 @@
+DELETE FROM portal_status_rule WHERE period = :period;
