@@ -285,6 +285,15 @@ def describe_interval(start: dt.datetime, end: dt.datetime, tz: str = DEFAULT_TZ
             f"{end.astimezone(zone):%d/%m/%Y %H:%M} ({tz})")
 
 
+def period_words(label: str, scheme: str = "decree09", tz: str = DEFAULT_TZ) -> str:
+    """'2025-03' → 'Kỳ báo cáo tháng 03/2025 (15/02/2025 – 14/03/2025)'; '2025-Q1', '2025-H1', '2025' too."""
+    for frequency, pattern in _LABEL_RE.items():
+        if pattern.match(str(label).strip()):
+            timetable = ReportingPeriodTimetable(frequency, scheme, tz)
+            return timetable.describe(*timetable.interval_for_label(label))
+    raise ValueError(f"not a period label (YYYY-MM, YYYY-Qn, YYYY-Hn or YYYY): {label!r}")
+
+
 class TthcTimetablesPlugin(AirflowPlugin):
     name = "tthc_timetables"
     timetables = [ReportingPeriodTimetable]

@@ -1,0 +1,215 @@
+"""Backfills by period through Airflow's REST API (`tthc backfill`, and the demo).
+
+    tthc backfill --from 2025-01 --to 2025-03          # tthc_monthly_shared_drive, 2025-01..03
+    tthc backfill --from 2025-Q1 --to 2025-Q2          # tthc_quarterly_report
+    tthc backfill --from 2025 --to 2025 --dag annual
+
+Airflow selects a backfill's runs by *logical date*, both ends included, and the reporting-period
+timetable puts a period's logical date at its start (2025-03 starts 15/02/2025 00:00 in
+Asia/Ho_Chi_Minh under Decree 09). So periods P..Q become the window [start of P, start of Q] with
+its UTC offset: exactly those periods, whatever the server's or the browser's time zone. Runs that
+already exist are cleared and run again (reprocess behaviour `completed`); the scheduler runs them.
+
+No Airflow import: plain HTTP to the API server (`TTHC_AIRFLOW_API_URL`, default
+http://127.0.0.1:8080), with a token from `TTHC_AIRFLOW_USERNAME`/`TTHC_AIRFLOW_PASSWORD` when set
+(POST /auth/token, as Airflow's simple and FAB auth managers issue them).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import httpx
+
+from .periods import Period, PeriodError, RollupPeriod
+
+DEFAULT_API_URL = "http://127.0.0.1:8080"
+# frequency → the DAG that runs one period of it (dags/tthc_monthly.py, dags/tthc_rollup_reports.py)
+DAG_OF_FREQUENCY = {
+    "month": "tthc_monthly_shared_drive",
+    "quarter": "tthc_quarterly_report",
+    "half_year": "tthc_half_year_report",
+    "year": "tthc_annual_report",
+}
+DAG_NAMES = {"monthly": "month", "quarterly": "quarter", "half-year": "half_year", "annual": "year"}
+_ROLLUP_SIZE = {"quarter": 3, "half_year": 6, "year": 12}
+
+
+class BackfillError(RuntimeError):
+    """Something the user must fix; the message says what."""
+
+
+@dataclass(frozen=True)
+class Window:
+    frequency: str
+    labels: list[str]
+    from_date: datetime  # start of the first period (local, aware)
+    to_date: datetime  # start of the last period
+
+
+def period_window(first: str, last: str, scheme: str = "decree09", now: datetime | None = None) -> Window:
+    """Periods first..last (same frequency, both closed) as a backfill window of logical dates."""
+    frequency, start_items = _parse(first)
+    frequency_last, last_items = _parse(last)
+    if frequency != frequency_last:
+        raise BackfillError(f"--from {first} and --to {last} are not the same kind of period")
+    items = _between(start_items, last_items)
+    if not items:
+        raise BackfillError(f"--from {first} is after --to {last}")
+    now = now or datetime.now(timezone.utc)
+    open_ = [p for p in items if p.bounds(scheme)[1] > now]
+    if open_:
+        end = open_[0].bounds(scheme)[1]
+        raise BackfillError(f"period {open_[0].label} has not closed yet (it closes {end:%d/%m/%Y %H:%M} "
+                            f"Asia/Ho_Chi_Minh): only closed periods can be backfilled")
+    return Window(frequency, [p.label for p in items], items[0].bounds(scheme)[0], items[-1].bounds(scheme)[0])
+
+
+def _parse(label: str):
+    try:
+        return "month", Period.parse(label)
+    except PeriodError:
+        pass
+    try:
+        rollup = RollupPeriod.parse(label)
+    except PeriodError:
+        raise BackfillError(f"{label!r} is not a period: YYYY-MM, YYYY-Q1..Q4, YYYY-H1..H2 or YYYY") from None
+    return rollup.frequency, rollup
+
+
+def _between(first, last) -> list:
+    if isinstance(first, Period):
+        return Period.range(first, last)
+    out, item = [], first
+    while (item.year, item.position) <= (last.year, last.position):
+        out.append(item)
+        per_year = 12 // _ROLLUP_SIZE[item.frequency]
+        index = item.year * per_year + item.position  # the next one's (0-based) index
+        item = RollupPeriod(item.frequency, index // per_year, index % per_year + 1)
+    return out
+
+
+def dag_for(frequency: str, dag: str | None) -> str:
+    """The DAG to backfill: --dag (a name of DAG_NAMES or a DAG id), else the one of the frequency."""
+    if dag is None:
+        return DAG_OF_FREQUENCY[frequency]
+    dag_id = DAG_OF_FREQUENCY.get(DAG_NAMES.get(dag, ""), dag)
+    runs_frequency = {v: k for k, v in DAG_OF_FREQUENCY.items()}.get(dag_id)
+    if runs_frequency and runs_frequency != frequency:
+        raise BackfillError(f"{dag_id} runs {runs_frequency} periods, not {frequency} ones: "
+                            f"give {runs_frequency} labels (e.g. {_EXAMPLES[runs_frequency]})")
+    return dag_id
+
+
+_EXAMPLES = {"month": "2025-03", "quarter": "2025-Q1", "half_year": "2025-H1", "year": "2025"}
+
+
+class AirflowApi:
+    """The API server's REST API, with a token when credentials are given."""
+
+    def __init__(self, base_url: str | None = None, username: str | None = None, password: str | None = None,
+                 timeout: float = 30):
+        self.base_url = (base_url or os.environ.get("TTHC_AIRFLOW_API_URL") or DEFAULT_API_URL).rstrip("/")
+        username = username or os.environ.get("TTHC_AIRFLOW_USERNAME")
+        password = password or os.environ.get("TTHC_AIRFLOW_PASSWORD")
+        self.client = httpx.Client(base_url=self.base_url, timeout=timeout)
+        if username:
+            token = self._call("POST", "/auth/token", json={"username": username, "password": password or ""})
+            self.client.headers["Authorization"] = f"Bearer {token['access_token']}"
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> "AirflowApi":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, **kwargs) -> dict:
+        try:
+            r = self.client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise BackfillError(f"Airflow API at {self.base_url} not reachable ({exc.__class__.__name__}): "
+                                f"is it running (`make airflow-ui`)? Else set TTHC_AIRFLOW_API_URL") from None
+        if r.status_code in (401, 403):
+            raise BackfillError(f"Airflow API at {self.base_url}: {r.status_code} (set TTHC_AIRFLOW_USERNAME and "
+                                f"TTHC_AIRFLOW_PASSWORD to a user who may run the DAG)")
+        if r.status_code >= 400:
+            detail = r.json().get("detail") if r.headers.get("content-type", "").startswith("application/json") \
+                else r.text
+            raise BackfillError(f"Airflow API {method} {path}: {r.status_code} {str(detail)[:300]}")
+        return r.json() if r.content else {}
+
+    def get(self, path: str, **params) -> dict:
+        return self._call("GET", path, params=params)
+
+    def post(self, path: str, body: dict) -> dict:
+        return self._call("POST", path, json=body)
+
+    def patch(self, path: str, body: dict) -> dict:
+        return self._call("PATCH", path, json=body)
+
+
+def backfill_body(dag_id: str, window: Window, max_active_runs: int) -> dict:
+    # dag_run_conf {}: a re-run run loses any `period` an earlier manual conf gave it.
+    return {"dag_id": dag_id, "from_date": window.from_date.isoformat(), "to_date": window.to_date.isoformat(),
+            "reprocess_behavior": "completed", "max_active_runs": max_active_runs, "dag_run_conf": {},
+            "run_backwards": False}
+
+
+def plan(api: AirflowApi, dag_id: str, window: Window, max_active_runs: int = 3) -> list[str]:
+    """The dry run: the logical dates Airflow would run; checked to be the window's periods."""
+    api.get(f"/api/v2/dags/{dag_id}")  # a clear 404 for an unknown DAG
+    dry = api.post("/api/v2/backfills/dry_run", backfill_body(dag_id, window, max_active_runs))
+    dates = [_instant(b["logical_date"]) for b in dry["backfills"]]
+    if len(dates) != len(window.labels) or dates[0] != window.from_date or dates[-1] != window.to_date:
+        raise BackfillError(
+            f"Airflow would run {len(dates)} run(s) of {dag_id} ({', '.join(d.isoformat() for d in dates) or 'none'}) "
+            f"for {len(window.labels)} period(s) {window.labels[0]}..{window.labels[-1]}: a run of one of "
+            f"them is still queued or running (wait for it), or the DAG's period scheme differs from "
+            f"TTHC_PERIOD_SCHEME")
+    return [d.isoformat() for d in dates]
+
+
+def create(api: AirflowApi, dag_id: str, window: Window, max_active_runs: int = 3) -> dict:
+    """The backfill (Airflow's object: id, dag_id, from_date, to_date, ...)."""
+    plan(api, dag_id, window, max_active_runs)
+    return api.post("/api/v2/backfills", backfill_body(dag_id, window, max_active_runs))
+
+
+def is_paused(api: AirflowApi, dag_id: str) -> bool:
+    return bool(api.get(f"/api/v2/dags/{dag_id}")["is_paused"])
+
+
+def wait(api: AirflowApi, backfill: dict, window: Window, timeout: float = 3600, poll: float = 2.0,
+         progress=None) -> list[dict]:
+    """Until the backfill is complete; the runs of its periods (the newest of each logical date)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        current = api.get(f"/api/v2/backfills/{backfill['id']}")
+        runs = runs_of(api, backfill["dag_id"], window)
+        states = sorted(str(r["state"]) for r in runs)
+        if progress and states != last:
+            progress(", ".join(f"{s} {states.count(s)}" for s in sorted(set(states))))
+            last = states
+        if current.get("completed_at"):
+            return runs
+        if time.monotonic() > deadline:
+            raise BackfillError(f"backfill {backfill['id']} of {backfill['dag_id']} not complete after {timeout:.0f} s")
+        time.sleep(poll)
+
+
+def runs_of(api: AirflowApi, dag_id: str, window: Window) -> list[dict]:
+    """The runs whose logical date is in the window, one per logical date (the newest)."""
+    runs = api.get(f"/api/v2/dags/{dag_id}/dagRuns", logical_date_gte=window.from_date.isoformat(),
+                   logical_date_lte=window.to_date.isoformat(), limit=1000, order_by="run_after")["dag_runs"]
+    return list({r["logical_date"]: r for r in runs}.values())
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
