@@ -10,9 +10,17 @@ from tthc_airflow.notifiers import tthc_alerts
 DOC = """
 ### Báo cáo tháng — Word và Excel
 
-Runs when `tthc_monthly_shared_drive` updates the `tthc_marts` asset, for the period named in the
-asset event; or by hand with conf `{"period": "2025-03"}` to write a period's report again.
-Writes `BaoCao_TTHC_<period>.docx` and `.xlsx` under `TTHC_REPORTS_DIR/<period>/`.
+Chạy khi `tthc_monthly_shared_drive` cập nhật asset `tthc_marts`, cho các kỳ có trong sự kiện của
+asset (ghi chú của lần chạy ghi các kỳ đó). Viết `BaoCao_TTHC_<kỳ>.docx` và `.xlsx` vào
+`TTHC_REPORTS_DIR/<kỳ>/`.
+
+1. `periods_to_report` — các kỳ cần viết báo cáo: kỳ trong conf `{"period": "2025-03"}` nếu có, nếu
+   không là các kỳ mà các lần tổng hợp vừa qua đã báo.
+2. `write_monthly_report` — mỗi kỳ một task: báo cáo Word và Excel; báo "báo cáo đã sẵn sàng"
+   (e-mail, webhook) khi xong.
+
+Viết lại báo cáo của một kỳ: Trigger với conf `{"period": "2025-03"}` (không cần chạy lại cả kỳ).
+DAG này nên luôn bật: nó chỉ chạy khi có số liệu mới.
 """
 
 

@@ -46,17 +46,20 @@ class BackfillError(RuntimeError):
 class Window:
     frequency: str
     labels: list[str]
-    from_date: datetime  # start of the first period (local, aware)
-    to_date: datetime  # start of the last period
+    starts: list[datetime]  # each period's start (local, aware): its runs' logical date
+
+    @property
+    def from_date(self) -> datetime:
+        return self.starts[0]
+
+    @property
+    def to_date(self) -> datetime:
+        return self.starts[-1]
 
 
 def period_window(first: str, last: str, scheme: str = "decree09", now: datetime | None = None) -> Window:
     """Periods first..last (same frequency, both closed) as a backfill window of logical dates."""
-    frequency, start_items = _parse(first)
-    frequency_last, last_items = _parse(last)
-    if frequency != frequency_last:
-        raise BackfillError(f"--from {first} and --to {last} are not the same kind of period")
-    items = _between(start_items, last_items)
+    items = periods_between(first, last)
     if not items:
         raise BackfillError(f"--from {first} is after --to {last}")
     now = now or datetime.now(timezone.utc)
@@ -65,7 +68,17 @@ def period_window(first: str, last: str, scheme: str = "decree09", now: datetime
         end = open_[0].bounds(scheme)[1]
         raise BackfillError(f"period {open_[0].label} has not closed yet (it closes {end:%d/%m/%Y %H:%M} "
                             f"Asia/Ho_Chi_Minh): only closed periods can be backfilled")
-    return Window(frequency, [p.label for p in items], items[0].bounds(scheme)[0], items[-1].bounds(scheme)[0])
+    frequency = items[0].frequency if isinstance(items[0], RollupPeriod) else "month"
+    return Window(frequency, [p.label for p in items], [p.bounds(scheme)[0] for p in items])
+
+
+def periods_between(first: str, last: str) -> list[Period] | list[RollupPeriod]:
+    """Periods first..last, both included: months, or roll-ups of one frequency."""
+    frequency, first_item = _parse(first)
+    frequency_last, last_item = _parse(last)
+    if frequency != frequency_last:
+        raise BackfillError(f"--from {first} and --to {last} are not the same kind of period")
+    return _between(first_item, last_item)
 
 
 def _parse(label: str):
@@ -129,9 +142,15 @@ class AirflowApi:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _call(self, method: str, path: str, **kwargs) -> dict:
+    def _call(self, method: str, path: str, retries: int = 5, **kwargs) -> dict:
         try:
             r = self.client.request(method, path, **kwargs)
+            # 503: the metadata DB was locked and Airflow undid the request (a busy SQLite): try again.
+            for attempt in range(retries):
+                if r.status_code != 503:
+                    break
+                time.sleep(2 ** attempt)
+                r = self.client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise BackfillError(f"Airflow API at {self.base_url} not reachable ({exc.__class__.__name__}): "
                                 f"is it running (`make airflow-ui`)? Else set TTHC_AIRFLOW_API_URL") from None

@@ -11,7 +11,8 @@ What `make demo`, `make airflow-ui` / `make airflow-stop` and the real-scheduler
 
 - AIRFLOW_HOME holds its own airflow.cfg (LocalExecutor, the given metadata database, small
   parallelism, times in Asia/Ho_Chi_Minh, every user an admin so the REST API and the UI need no
-  login: the API server listens on 127.0.0.1 only). An existing airflow.cfg is kept unless
+  login: the API server listens on 127.0.0.1 only; task processes forked with the heavy libraries
+  already imported, see TASK_PRELOAD). An existing airflow.cfg is kept unless
   `fresh_config`. Inherited AIRFLOW__* variables are dropped: the components read only that file,
   plus the port given at start (so the home keeps working whatever port a run used).
 - `airflow db migrate`, then each component in its own session (`setsid`), logs in AIRFLOW_HOME;
@@ -19,7 +20,7 @@ What `make demo`, `make airflow-ui` / `make airflow-stop` and the real-scheduler
 - Ready when /api/v2/monitor/health reports every started component healthy; then the pool
   `tthc_portal` exists (TTHC_PORTAL_POOL_SLOTS slots, default 4, as in docker-compose).
 - On exit each component's process group gets SIGTERM, then SIGKILL after a timeout; no process of
-  any group may remain (checked). `log_tails()` gives the end of each component's log.
+  its session may remain (checked: task processes sit in groups of their own inside it). `log_tails()` gives the end of each component's log.
 
 No Airflow import here: the components and the `airflow` commands run in their own processes.
 """
@@ -52,6 +53,17 @@ HEALTH_KEYS = {"scheduler": "scheduler", "dag-processor": "dag_processor", "trig
 PORTAL_POOL = "tthc_portal"
 STATE_FILE = "local_cluster.json"
 DEFAULT_PORT = 8080
+# What each task process would otherwise import again (GX alone ≈ 2 s of CPU per task): the
+# LocalExecutor's workers start from a forkserver that imported these once, and every task process
+# forked from a worker inherits them (Airflow 3.3's [core] mp_forkserver_preload).
+TASK_PRELOAD = ("airflow.executors.local_executor", "airflow.sdk.execution_time.supervisor",
+                "airflow.sdk.execution_time.task_runner", "pandas", "sqlalchemy", "great_expectations",
+                "tthc.orchestration", "tthc.reports")
+
+
+# SQLite metadata DB: a writer waits this long for another's lock instead of Python's 5 s (the
+# scheduler, the API server and the task processes all write). Named in airflow.cfg by import path.
+SQLITE_CONNECT_ARGS = {"timeout": 60}
 
 
 class ClusterError(RuntimeError):
@@ -103,13 +115,17 @@ def write_config(home: Path, metadata_db_url: str, *, parallelism: int = 4,
             "simple_auth_manager_all_admins": "True",
             "fernet_key": _fernet_key(),
             "dags_are_paused_at_creation": "True",
+            "mp_forkserver_preload": ",".join(TASK_PRELOAD),
         },
         "database": {"sql_alchemy_conn": metadata_db_url},
         "logging": {"base_log_folder": home / "logs", "logging_level": "INFO"},
         "api": {"host": "127.0.0.1", "port": DEFAULT_PORT, "workers": 1, "secret_key": secrets.token_hex(16)},
         "api_auth": {"jwt_secret": secrets.token_hex(32)},
         "dag_processor": {"parsing_processes": 1},
+        "scheduler": {"mp_start_method": "forkserver"},
     }
+    if metadata_db_url.startswith("sqlite"):
+        sections["database"]["sql_alchemy_connect_args"] = f"{__name__}.SQLITE_CONNECT_ARGS"
     for section, values in (config or {}).items():
         sections.setdefault(section, {}).update(values)
     home.mkdir(parents=True, exist_ok=True)
@@ -306,21 +322,23 @@ local_airflow = airflow_cluster
 # --- processes ----------------------------------------------------------------------------------
 
 
-def stop_group(pgid: int, *, timeout: float = 30, wait=None) -> str:
-    """SIGTERM the process group `pgid` (a component started by this module), SIGKILL it after
-    `timeout`; returns how it ended. Raises when a member survives SIGKILL."""
-    _signal_group(pgid, signal.SIGTERM)
+def stop_group(sid: int, *, timeout: float = 30, wait=None) -> str:
+    """SIGTERM the component whose session leader is `sid` (its process group; task processes form
+    groups of their own inside the session), SIGKILL it after `timeout`, then SIGKILL any process of
+    the session still there; returns how it ended. Raises when a process survives SIGKILL."""
+    _signal_group(sid, signal.SIGTERM)
     how = "SIGTERM"
-    if not _leader_gone(pgid, timeout, wait):
+    if not _leader_gone(sid, timeout, wait):
         how = "SIGKILL (ignored SIGTERM)"
-        _signal_group(pgid, signal.SIGKILL)
-        _leader_gone(pgid, 10, wait)
+        _signal_group(sid, signal.SIGKILL)
+        _leader_gone(sid, 10, wait)
     # The leader is gone; its children (executor workers, task and parsing processes) too?
-    if not _group_gone(pgid, timeout=5):
-        how += " + SIGKILL to leftover group members"
-        _signal_group(pgid, signal.SIGKILL)
-        if not _group_gone(pgid, timeout=5):
-            raise ClusterError(f"processes of group {pgid} survive SIGKILL: {group_members(pgid)}")
+    if not _session_gone(sid, timeout=5):
+        how += " + SIGKILL to leftover processes"
+        for pid in session_pids(sid):
+            _kill(pid)
+        if not _session_gone(sid, timeout=5):
+            raise ClusterError(f"processes of session {sid} survive SIGKILL: {group_members(sid)}")
     return how
 
 
@@ -354,20 +372,36 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
-def group_members(pgid: int) -> list[str]:
-    """Live (non-zombie) processes of a process group, as 'pid state command' lines."""
-    ps = subprocess.run(["ps", "-eo", "pid=,pgid=,stat=,args="], capture_output=True, text=True).stdout
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _session(sid: int) -> list[tuple[int, str]]:
+    """Live (non-zombie) processes of session `sid` (a component and everything it started)."""
+    ps = subprocess.run(["ps", "-eo", "pid=,sid=,stat=,args="], capture_output=True, text=True).stdout
     members = []
     for line in ps.splitlines():
-        pid, group, stat, *args = line.split(None, 3)
-        if int(group) == pgid and not stat.startswith("Z"):
-            members.append(f"{pid} {stat} {' '.join(args)[:120]}")
+        pid, session, stat, *args = line.split(None, 3)
+        if int(session) == sid and not stat.startswith("Z"):
+            members.append((int(pid), f"{pid} {stat} {' '.join(args)[:120]}"))
     return members
 
 
-def _group_gone(pgid: int, timeout: float) -> bool:
+def session_pids(sid: int) -> list[int]:
+    return [pid for pid, _ in _session(sid)]
+
+
+def group_members(sid: int) -> list[str]:
+    """Live processes of a component's session, as 'pid state command' lines (empty once stopped)."""
+    return [line for _, line in _session(sid)]
+
+
+def _session_gone(sid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while group_members(pgid):
+    while _session(sid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.2)
@@ -393,7 +427,7 @@ def _home_from_env() -> Path:
 
 def stop_recorded(home: Path, timeout: float = 30) -> dict[str, str]:
     """Stop the components a `up` (or the demo) recorded in home/local_cluster.json, if still ours:
-    each pid must still be the leader of its own group running `airflow <component>`."""
+    each pid must still lead its own session and run `airflow <component>`."""
     state_file = home / STATE_FILE
     if not state_file.exists():
         return {}
@@ -404,8 +438,9 @@ def stop_recorded(home: Path, timeout: float = 30) -> dict[str, str]:
         if pid is None:
             continue
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            ours = os.getpgid(pid) == pid and b"airflow" in cmdline and name.encode() in cmdline
+            # Components rename themselves ("airflow api_server -- host:…"): match loosely.
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            ours = os.getsid(pid) == pid and "airflow" in cmdline and name.split("-")[0] in cmdline
         except (OSError, ProcessLookupError):
             ours = False
         outcome[name] = stop_group(pid, timeout=timeout) if ours else "not running"
