@@ -57,8 +57,10 @@ DEFAULT_PORT = 8080
 # LocalExecutor's workers start from a forkserver that imported these once, and every task process
 # forked from a worker inherits them (Airflow 3.3's [core] mp_forkserver_preload).
 TASK_PRELOAD = ("airflow.executors.local_executor", "airflow.sdk.execution_time.supervisor",
-                "airflow.sdk.execution_time.task_runner", "pandas", "sqlalchemy", "great_expectations",
-                "tthc.orchestration", "tthc.reports")
+                "airflow.sdk.execution_time.task_runner", "airflow.dag_processing.dagbag",
+                "airflow.dag_processing.bundles.manager", "airflow.providers.standard.sensors.python",
+                "airflow.providers.standard.operators.trigger_dagrun", "tthc_airflow.notifiers",
+                "pandas", "sqlalchemy", "great_expectations", "tthc.orchestration", "tthc.reports")
 
 
 # SQLite metadata DB: a writer waits this long for another's lock instead of Python's 5 s (the
