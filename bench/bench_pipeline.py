@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "include"))
 
 from tthc import dossiers  # noqa: E402
+from tthc.calendar import ReportingCalendar  # noqa: E402
 from tthc.periods import Period  # noqa: E402
 from tthc.sources.portal import client as portal_client  # noqa: E402
 from tthc.settings import DEFAULT_CATALOGUE_DIR, Settings  # noqa: E402
@@ -52,6 +53,7 @@ PERIOD = Period.parse(os.environ.get("BENCH_PERIOD", "2025-09"))
 WAREHOUSE_URL = os.environ.get("BENCH_WAREHOUSE_URL")  # default: SQLite in the run's temp dir
 KEEP = os.environ.get("BENCH_KEEP") == "1"  # keep the temp dir (warehouse, archives, JSON lines)
 SCHEME = "calendar"  # the period is one calendar month: each unit serves exactly its per-unit count
+CALENDAR = ReportingCalendar(scheme=SCHEME)
 TARGETS = {"processing_s": 30.0, "end_to_end_s": 90.0, "peak_mb": 2048.0, "ratio": 5.0}
 
 # Portal field -> floor column (the fact_dossier columns, raw portal values, no conversion).
@@ -73,7 +75,7 @@ def unit_codes() -> list[str]:
 def write_catalogue(target: Path) -> Path:
     """The project's catalogue plus the synthetic units, valid from the period's first day."""
     shutil.copytree(DEFAULT_CATALOGUE_DIR, target)
-    first = PERIOD.bounds(SCHEME)[0].date().isoformat()
+    first = CALENDAR.bounds(PERIOD)[0].date().isoformat()
     with (target / "units.csv").open("a", encoding="utf-8") as f:
         for code in unit_codes():
             f.write(f"{code},Đơn vị đo hiệu năng {code},commune,,{first},,\n")
@@ -95,12 +97,12 @@ def start_portal(catalogue: Path, per_unit: int, token: str) -> tuple[subprocess
 
 def warm_portal(url: str, token: str) -> int:
     """Request every unit-period once (1 record) so the server generates and caches it."""
-    start, _ = PERIOD.bounds(SCHEME)
+    start, _ = CALENDAR.bounds(PERIOD)
     total = 0
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=600) as http:
         for code in unit_codes():
             body = http.get(portal_client.HOSO_PATH, params={
-                "maDonVi": code, "tuNgay": f"{start:%Y%m%d}", "denNgay": f"{PERIOD.last_day(SCHEME):%Y%m%d}",
+                "maDonVi": code, "tuNgay": f"{start:%Y%m%d}", "denNgay": f"{CALENDAR.last_day(PERIOD):%Y%m%d}",
                 "trang": 1, "soBanGhi": 1}).json()
             total += int(body["tongSoBanGhi"])
             http.get(portal_client.TTHC_PATH, params={"maDonVi": code}).raise_for_status()
@@ -238,7 +240,7 @@ FLOOR_INDICATORS = {"NQ01-2": ("fee_online", "received_fee"), "NQ01-3": ("receiv
 
 
 def _floor_bounds() -> dict:
-    start, end = PERIOD.bounds(SCHEME)
+    start, end = CALENDAR.bounds(PERIOD)
     return {"s": f"{start:%Y%m%d%H%M%S}", "e": f"{end:%Y%m%d%H%M%S}"}
 
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import (AsyncCallback, DeadlineAlert, DeadlineReference, PokeReturnValue, dag,
                         get_current_context, task)
 from tthc_timetables import ReportingPeriodTimetable  # plugins/, registered by its plugin
 
-from tthc_airflow import DEFAULT_ARGS, MARTS_ASSET, PORTAL_POOL, period_param, run_period, task_settings
-from tthc_airflow.notifiers import deadline_alert_callback
+from tthc_airflow import (DEFAULT_ARGS, MARTS_ASSET, PORTAL_POOL, first_run_start, period_param, reporting_calendar,
+                          run_period, task_settings)
+from tthc_airflow.deadline_callbacks import deadline_alert_callback
 
-LOCAL_TZ = "Asia/Ho_Chi_Minh"
-SCHEME = os.environ.get("TTHC_PERIOD_SCHEME") or "decree09"
+# The deployment's calendar (TTHC_PERIOD_SCHEME): the same one the tasks ask for their run's period.
+CALENDAR = reporting_calendar()
 # A run queued on the 15th waits for submissions until the 20th at the latest; a run still unfinished
 # this many days after it was queued gets a Deadline Alert. Set in production (docker-compose): Airflow
 # 3.3.2's dag.test() fails on DAGs with a deadline (it looks the alert up by its unserialized form),
-# so the demo and the tests, which run DAGs with dag.test(), leave it unset.
+# so the tests that run DAGs with dag.test() leave it unset (the demo too: its triggerer is not started).
 RUN_DEADLINE_DAYS = os.environ.get("TTHC_RUN_DEADLINE_DAYS")
 
 DOC = """
@@ -26,15 +26,18 @@ DOC = """
 
 Mỗi kỳ báo cáo chạy **một lần**, ngay sau khi kỳ kết thúc. Khoảng dữ liệu (data interval) của lần
 chạy chính là kỳ báo cáo: theo Nghị định 09/2019/NĐ-CP từ 00:00 ngày 15 tháng trước đến hết ngày 14
-(giờ Việt Nam); `TTHC_PERIOD_SCHEME=calendar` chuyển sang tháng dương lịch. Ghi chú (note) của mỗi
-lần chạy ghi kỳ bằng chữ, ví dụ *Kỳ báo cáo tháng 03/2025 (15/02/2025 – 14/03/2025)*.
+(giờ Việt Nam); `TTHC_PERIOD_SCHEME=calendar` chuyển sang tháng dương lịch cho mọi thành phần. Ghi
+chú (note) của mỗi lần chạy ghi kỳ bằng chữ, ví dụ *Kỳ báo cáo tháng 03/2025 (15/02/2025 –
+14/03/2025)*. Lần chạy thủ công xử lý kỳ ghi trong conf `{"period": "2025-03"}`, nếu không thì kỳ
+chứa ngày logic (logical date) của nó; kỳ chưa kết thúc bị từ chối, không ghi gì.
 
 **Các bước**
 
 1. `wait_for_submissions` — chờ đến hạn nộp (`TTHC_DEADLINE_WORKDAYS` ngày làm việc sau ngày cuối
-   kỳ): mỗi giờ xem lại thư mục dùng chung (chế độ reschedule, không giữ chỗ của worker) và ghi vào
-   log các đơn vị còn thiếu. Đến hạn thì chạy tiếp với những gì đã nhận; đơn vị chưa nộp là
-   `missing`, tệp đến sau hạn là `late`. Lần chạy bù (backfill) và chạy lại không phải chờ.
+   kỳ, không tính ngày nghỉ lễ, Tết): mỗi giờ xem lại thư mục dùng chung (chế độ reschedule, không
+   giữ chỗ của worker) và ghi vào log các đơn vị còn thiếu. Đến hạn thì chạy tiếp với những gì đã
+   nhận; đơn vị chưa nộp là `missing`, tệp đến sau hạn là `late`. Lần chạy bù (backfill) và chạy
+   lại một kỳ đã qua hạn không phải chờ.
 2. `alert_missing_submissions` — đến hạn, báo (e-mail, webhook) các đơn vị chưa nộp; chỉ lần chạy
    theo lịch mới báo.
 3. `ingest_shared_drive` — ghi nhận mọi tệp trong thư mục dùng chung, lưu bản sao và đọc các phiên
@@ -48,8 +51,9 @@ lần chạy ghi kỳ bằng chữ, ví dụ *Kỳ báo cáo tháng 03/2025 (15/
    của chính nó. Chưa cấu hình cổng (connection `tthc_portal` hoặc `TTHC_PORTAL_URL`) thì bỏ qua.
 7. `compute_portal_indicators` → `reconcile_sources` — chỉ tiêu tính từ hồ sơ, và các số tự báo
    cáo lệch quá 5 điểm so với cổng.
-8. `aggregate_marts` — số liệu tổng hợp (mart) của kỳ, một giao dịch; báo cho `tthc_monthly_report`
-   (asset `tthc_marts`) viết báo cáo của kỳ.
+8. `aggregate_marts` — số liệu tổng hợp (mart) của kỳ, một giao dịch, và tính lại các tháng sau
+   trong năm đã tổng hợp (lũy kế) cùng các kỳ quý, 6 tháng, năm đã tính có chứa kỳ này; báo cho
+   `tthc_monthly_report` (asset `tthc_marts`) viết lại báo cáo của tất cả các kỳ đó.
 
 **Vận hành**
 
@@ -68,18 +72,18 @@ lần chạy ghi kỳ bằng chữ, ví dụ *Kỳ báo cáo tháng 03/2025 (15/
 @dag(
     dag_id="tthc_monthly_shared_drive",
     # The run's data interval is the period: Decree 09 15th → 14th (2025-03 = 15/02–14/03), or calendar months.
-    schedule=ReportingPeriodTimetable("month", scheme=SCHEME, tz=LOCAL_TZ),
-    start_date=pendulum.datetime(2024, 12, 15 if SCHEME == "decree09" else 1, tz=LOCAL_TZ),
+    schedule=ReportingPeriodTimetable.for_calendar(CALENDAR, "month"),
+    start_date=first_run_start(CALENDAR),
     catchup=True,
     max_active_runs=3,
     default_args=DEFAULT_ARGS,
     deadline=DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT,
                            interval=timedelta(days=float(RUN_DEADLINE_DAYS)),
-                           callback=AsyncCallback(deadline_alert_callback, kwargs={"scheme": SCHEME}),
+                           callback=AsyncCallback(deadline_alert_callback),
                            ) if RUN_DEADLINE_DAYS else None,
     tags=["tthc", "shared-drive", "portal", "monthly"],
     doc_md=DOC,
-    params={"period": period_param("kỳ của khoảng dữ liệu")},
+    params={"period": period_param("kỳ chứa ngày logic của lượt chạy")},
 )
 def tthc_monthly_shared_drive():
     @task.sensor(mode="reschedule", poke_interval=timedelta(hours=1), timeout=timedelta(days=21))
@@ -157,8 +161,9 @@ def tthc_monthly_shared_drive():
         context = get_current_context()
         period = run_period(context)
         summary = aggregate_period(task_settings(), period)
-        # The report DAG reads the period from the asset event.
-        context["outlet_events"][MARTS_ASSET].extra = {"period": period.label}
+        # The report DAG rewrites every report this update changed, named in the asset event.
+        context["outlet_events"][MARTS_ASSET].extra = {
+            key: summary[key] for key in ("period", "refreshed_later_periods", "refreshed_rollups")}
         return summary
 
     progress = wait_for_submissions()

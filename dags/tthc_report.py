@@ -1,4 +1,4 @@
-"""The monthly report (Word + Excel), triggered by the aggregation through the `tthc_marts` asset."""
+"""The reports (Word + Excel) a marts update changed, triggered by the aggregation through the `tthc_marts` asset."""
 
 from __future__ import annotations
 
@@ -8,19 +8,23 @@ from tthc_airflow import DEFAULT_ARGS, MARTS_ASSET, period_param, requested_peri
 from tthc_airflow.notifiers import tthc_alerts
 
 DOC = """
-### Báo cáo tháng — Word và Excel
+### Báo cáo tháng và báo cáo tổng hợp — Word và Excel
 
-Chạy khi `tthc_monthly_shared_drive` cập nhật asset `tthc_marts`, cho các kỳ có trong sự kiện của
-asset (ghi chú của lần chạy ghi các kỳ đó). Viết `BaoCao_TTHC_<kỳ>.docx` và `.xlsx` vào
-`TTHC_REPORTS_DIR/<kỳ>/`.
+Chạy khi `tthc_monthly_shared_drive` cập nhật asset `tthc_marts`. Mỗi sự kiện của asset ghi kỳ vừa
+tổng hợp và những gì lần cập nhật đó đã tính lại: các tháng sau trong năm có lũy kế thay đổi và các
+kỳ quý, 6 tháng, năm có chứa kỳ đó. Ghi chú của lần chạy ghi các kỳ đó.
 
-1. `periods_to_report` — các kỳ cần viết báo cáo: kỳ trong conf `{"period": "2025-03"}` nếu có, nếu
-   không là các kỳ mà các lần tổng hợp vừa qua đã báo.
-2. `write_monthly_report` — mỗi kỳ một task: báo cáo Word và Excel; báo "báo cáo đã sẵn sàng"
-   (e-mail, webhook) khi xong.
+1. `reports_to_write` — các báo cáo cần viết: kỳ trong conf `{"period": "2025-03"}` nếu có; nếu
+   không, mọi kỳ mà các sự kiện đã nêu, kể cả sự kiện đến trong lúc lần chạy trước còn đang chạy
+   (đọc từ nhật ký sự kiện của asset), nên không cập nhật nào phải chờ lần sau. Ví dụ bản sửa của
+   2025-03 viết lại 2025-03, 2025-04…, 2025-Q1, 2025-H1 và 2025 nếu đã có báo cáo.
+2. `write_report` — mỗi báo cáo một task: `BaoCao_TTHC_<kỳ>.docx` và `.xlsx` trong
+   `TTHC_REPORTS_DIR/<kỳ>/` (từ 2025-07 thêm báo cáo riêng của từng xã mới,
+   `BaoCao_TTHC_<kỳ>_<đơn vị>.docx`); báo "báo cáo đã sẵn sàng" (e-mail, webhook) khi xong.
 
-Viết lại báo cáo của một kỳ: Trigger với conf `{"period": "2025-03"}` (không cần chạy lại cả kỳ).
-DAG này nên luôn bật: nó chỉ chạy khi có số liệu mới.
+Mỗi lúc một lần chạy (`max_active_runs=1`): lần chạy sau đọc số liệu sau, nên tệp viết cuối luôn có
+số liệu mới nhất. Viết lại báo cáo của một kỳ: Trigger với conf `{"period": "2025-03"}` (không cần
+chạy lại cả kỳ). DAG này nên luôn bật: nó chỉ chạy khi có số liệu mới.
 """
 
 
@@ -32,28 +36,32 @@ DAG này nên luôn bật: nó chỉ chạy khi có số liệu mới.
     default_args=DEFAULT_ARGS,
     tags=["tthc", "report", "monthly"],
     doc_md=DOC,
-    params={"period": period_param("kỳ trong sự kiện tthc_marts")},
+    params={"period": period_param("các kỳ trong sự kiện tthc_marts")},
 )
 def tthc_monthly_report():
-    @task
-    def periods_to_report() -> list[str]:
+    @task(inlets=[MARTS_ASSET])
+    def reports_to_write() -> list[str]:
+        from tthc.orchestration import reports_changed_by
+
         context = get_current_context()
         if label := requested_period(context):
             return [label]
-        events = context["triggering_asset_events"].get(MARTS_ASSET, [])
-        periods = sorted({e.extra["period"] for e in events if e.extra.get("period")})
-        if not periods:
+        events = list(context["triggering_asset_events"].get(MARTS_ASSET, []))
+        if not events:
             raise ValueError("no period given: trigger with conf {'period': 'YYYY-MM'}")
-        return periods
+        # The events the scheduler did not hand to this run because they arrived after its queue entry.
+        since = min(e.timestamp for e in events)
+        events += list(context["inlet_events"][MARTS_ASSET].after(since))
+        return reports_changed_by(e.extra for e in events)
 
+    # `period` is a month ('2025-03') or a roll-up ('2025-Q1'); the alerts read it under that name.
     @task(on_success_callback=tthc_alerts("report_ready"), map_index_template="{{ period }}")
-    def write_monthly_report(period: str) -> dict:
-        from tthc.periods import Period
-        from tthc.orchestration import report_period
+    def write_report(period: str) -> dict:
+        from tthc.orchestration import write_report as write
 
-        return report_period(task_settings(), Period.parse(period))
+        return write(task_settings(), period)
 
-    write_monthly_report.expand(period=periods_to_report())
+    write_report.expand(period=reports_to_write())
 
 
 tthc_monthly_report()

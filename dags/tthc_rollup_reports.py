@@ -6,18 +6,16 @@ on the ReportingPeriodTimetable of its frequency: the run's data interval is the
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import Param, PokeReturnValue, dag, get_current_context, task
 from tthc_timetables import ReportingPeriodTimetable  # plugins/, registered by its plugin
 
-from tthc_airflow import DEFAULT_ARGS
+from tthc_airflow import DEFAULT_ARGS, first_run_start, reporting_calendar
 from tthc_airflow.notifiers import tthc_alerts
 
-LOCAL_TZ = "Asia/Ho_Chi_Minh"
-SCHEME = os.environ.get("TTHC_PERIOD_SCHEME") or "decree09"
+# The deployment's calendar (TTHC_PERIOD_SCHEME): the same one the tasks ask for their run's period.
+CALENDAR = reporting_calendar()
 # frequency → (dag id, words, label pattern, example)
 ROLLUPS = {
     "quarter": ("tthc_quarterly_report", "quý", r"^\d{4}-Q[1-4]$", "2025-Q1"),
@@ -31,7 +29,8 @@ DOC = """
 Mỗi kỳ {words} chạy một lần (`ReportingPeriodTimetable("{frequency}")`); khoảng dữ liệu của lần chạy là
 kỳ đó, theo Nghị định 09/2019/NĐ-CP: từ ngày 15 của tháng trước tháng đầu kỳ đến hết ngày 14 của tháng
 cuối kỳ, ví dụ `{example}` (`TTHC_PERIOD_SCHEME=calendar` chuyển sang lịch dương). Ghi chú của lần
-chạy ghi kỳ bằng chữ. Chạy lại một kỳ khác: Trigger với conf `{{"period": "{example}"}}`, hoặc
+chạy ghi kỳ bằng chữ. Lần chạy thủ công xử lý kỳ ghi trong conf `{{"period": "{example}"}}`, nếu không
+thì kỳ chứa ngày logic của nó; kỳ chưa kết thúc bị từ chối. Chạy lại nhiều kỳ:
 `tthc backfill --from {example} --to {example}`.
 
 1. `wait_for_months` — báo cáo {words} được cộng từ số liệu các tháng: sensor này (chế độ reschedule,
@@ -45,46 +44,34 @@ chạy ghi kỳ bằng chữ. Chạy lại một kỳ khác: Trigger với conf 
 3. `write_rollup_report` — `BaoCao_TTHC_<kỳ>.docx` và `.xlsx` trong `TTHC_REPORTS_DIR/<kỳ>/`, bố cục như
    báo cáo tháng, có biểu đồ xu hướng theo tháng của toàn huyện.
 
-Tổng hợp lại một tháng sau đó (bản sửa, backfill) cập nhật các kỳ {words} đã tính; Clear task
-`write_rollup_report` để viết lại báo cáo. Bật DAG thì scheduler chạy bù mọi kỳ {words} đã kết thúc
-sau lần chạy cuối.
+Tổng hợp lại một tháng sau đó (bản sửa, backfill) tính lại các kỳ {words} đã tính có chứa tháng đó,
+và `tthc_monthly_report` viết lại báo cáo của chúng. Bật DAG thì scheduler chạy bù mọi kỳ {words} đã
+kết thúc sau lần chạy cuối.
 """
 
 
 def _make_dag(frequency: str):
     dag_id, words, pattern, example = ROLLUPS[frequency]
-    timetable = ReportingPeriodTimetable(frequency, scheme=SCHEME, tz=LOCAL_TZ)
-
-    def rollup_label(context) -> str:
-        conf = (context["dag_run"].conf or {}) if context.get("dag_run") else {}
-        label = conf.get("period") or (context.get("params") or {}).get("period")
-        if label:
-            return str(label)
-        label = timetable.label_for_interval(context["data_interval_start"], context["data_interval_end"])
-        if label is None:
-            raise ValueError("the run's data interval is not a reporting period: give conf {'period': ...}")
-        return label
-
     @dag(
         dag_id=dag_id,
-        schedule=timetable,
-        start_date=pendulum.datetime(2024, 12, 15 if SCHEME == "decree09" else 1, tz=LOCAL_TZ),
+        schedule=ReportingPeriodTimetable.for_calendar(CALENDAR, frequency),
+        start_date=first_run_start(CALENDAR),
         catchup=True,
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
         tags=["tthc", "report", frequency.replace("_", "-")],
         doc_md=DOC.format(words=words, frequency=frequency, example=example),
         params={"period": Param(None, type=["null", "string"], pattern=pattern,
-                                description=f"Kỳ {words}, ví dụ {example} (để trống: kỳ của khoảng dữ liệu)")},
+                                description=f"Kỳ {words}, ví dụ {example} (để trống: kỳ chứa ngày logic của lượt chạy)")},
     )
     def rollup_dag():
         @task.sensor(mode="reschedule", poke_interval=timedelta(hours=1), timeout=timedelta(days=45))
         def wait_for_months() -> PokeReturnValue:
             from tthc.orchestration import months_aggregated
 
-            from tthc_airflow import task_settings
+            from tthc_airflow import run_period, task_settings
 
-            progress = months_aggregated(task_settings(), rollup_label(get_current_context()))
+            progress = months_aggregated(task_settings(), run_period(get_current_context()))
             return PokeReturnValue(is_done=not progress["missing"], xcom_value=progress)
 
         @task

@@ -8,23 +8,23 @@ set by a listener in the scheduler (`on_dag_run_running`, called when a queued r
 the scheduler's own transaction), for every run type: scheduled, backfill, manual, asset-triggered.
 A note already there (typed in the trigger form, or set before a clear) is kept.
 
-- DAGs on the ReportingPeriodTimetable (monthly, quarterly, half-year, annual): the period in the
-  run's conf `period`, else the period that is the run's data interval.
-- DAGs started by the `tthc_marts` asset (the report): the periods named by the asset events the
-  run consumed (joined by "; "), or its conf `period`.
+- DAGs on the ReportingPeriodTimetable (monthly, quarterly, half-year, annual): the period the run
+  processes, by the calendar's one rule (tthc.calendar.ReportingCalendar.period_of_run: `period` in
+  the conf, else the period holding the logical date, else the data interval's).
+- DAGs started by the `tthc_marts` asset (the reports): the reports the asset events it consumed
+  changed (tthc.orchestration.reports_changed_by), or its conf `period`; joined by "; ".
 
-Light to import (the scheduler, API server and DAG processor load every plugin): the timetable
-plugin and the standard library only.
+Light to import (the scheduler, API server and DAG processor load every plugin): heavier modules
+are imported when a note is first written, in the scheduler only.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 
 from airflow.listeners import hookimpl
 from airflow.plugins_manager import AirflowPlugin
-from tthc_timetables import ReportingPeriodTimetable, period_words  # plugins/, registered by its plugin
+from tthc_timetables import ReportingPeriodTimetable  # plugins/, registered by its plugin
 
 log = logging.getLogger(__name__)
 NOTE_LIMIT = 1000  # dag_run_note.content is VARCHAR(1000)
@@ -34,16 +34,24 @@ def run_note(dag_run) -> str | None:
     """The note naming the period(s) `dag_run` processes, or None when it processes none."""
     conf = dag_run.conf or {}
     timetable = getattr(dag_run.dag, "timetable", None)
-    if isinstance(timetable, ReportingPeriodTimetable) or type(timetable).__name__ == "ReportingPeriodTimetable":
-        if conf.get("period"):
-            return period_words(str(conf["period"]), timetable.scheme, timetable.tz)
-        return timetable.describe(dag_run.data_interval_start, dag_run.data_interval_end)
-    scheme = os.environ.get("TTHC_PERIOD_SCHEME") or "decree09"
-    labels = [str(conf["period"])] if conf.get("period") else sorted(
-        {str(e.extra["period"]) for e in (dag_run.consumed_asset_events or []) if (e.extra or {}).get("period")})
-    if not labels:
+    if type(timetable).__name__ == ReportingPeriodTimetable.__name__:  # the plugin module may load twice
+        calendar = timetable.calendar
+        run_type = getattr(dag_run, "run_type", None)
+        period = calendar.period_of_run(
+            timetable.frequency, requested=conf.get("period"), logical_date=dag_run.logical_date,
+            data_interval=(dag_run.data_interval_start, dag_run.data_interval_end)
+            if dag_run.data_interval_start and dag_run.data_interval_end else None,
+            run_after=dag_run.run_after, run_type=getattr(run_type, "value", run_type))
+        return calendar.words(period)
+    events = [e.extra or {} for e in (dag_run.consumed_asset_events or [])]
+    if not conf.get("period") and not any(e.get("period") for e in events):
         return None
-    return "; ".join(period_words(label, scheme) for label in labels)[:NOTE_LIMIT]
+    from tthc.orchestration import reports_changed_by
+    from tthc_airflow import reporting_calendar
+
+    calendar = reporting_calendar()
+    labels = [str(conf["period"])] if conf.get("period") else reports_changed_by(events)
+    return "; ".join(calendar.words(calendar.parse(label, None)) for label in labels)[:NOTE_LIMIT]
 
 
 class RunNotes:

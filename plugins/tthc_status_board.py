@@ -14,8 +14,10 @@ configured auth manager. Plugin routes are not protected by Airflow otherwise. W
 client gets 401; a browser asking for HTML is redirected to the auth manager's login page, which
 comes back to the board afterwards.
 
-The warehouse is read from Settings.from_env() (TTHC_WAREHOUSE_URL, TTHC_REPORTS_DIR, ...) in one
-read-only snapshot, never under the write lock the pipeline's loads take. The SQL lives in
+The warehouse and the reports are found through the settings the pipeline's tasks use
+(`tthc_airflow.task_settings()`: the `tthc_warehouse` connection and the `tthc_*` variables, else the
+TTHC_* environment), so the board shows the warehouse the tasks write. It is read in one read-only
+snapshot, never under the write lock the pipeline's loads take. The SQL lives in
 include/sql/queries/board_*.sql. Pages are server-rendered Jinja2 templates from
 plugins/tthc_status_board/templates/ with autoescaping on: reasons and file names come from
 submissions.
@@ -268,11 +270,13 @@ def report_files(reports_dir: Path, period: str) -> list[Path]:
 # --- the page's data ----------------------------------------------------------------------------
 
 
-def board_data(conn, period: str | None) -> dict:
-    """Everything the template shows for `period` (None: the newest), from board_*.sql."""
+def board_data(conn, period: str | None, calendar) -> dict:
+    """Everything the template shows for `period` (None: the newest), from board_*.sql; the deadline
+    from the reporting calendar (`calendar`, under the scheme the period was computed with)."""
     from tthc.reports.formatting import (
         NOT_APPLICABLE, STATUS_VI, as_bool, reason_list, target_text, vn_datetime, vn_int, vn_pct,
     )
+    from tthc.periods import Period
     from tthc.warehouse import query
 
     periods = query(conn, "queries/board_periods")
@@ -281,8 +285,8 @@ def board_data(conn, period: str | None) -> dict:
     if chosen is None:
         return data
     label = chosen["period"]
-    data.update(found=True, period=label, period_row=chosen, deadline=vn_datetime(chosen["deadline"]),
-                scheme=chosen["period_scheme"])
+    deadline = calendar.with_scheme(chosen["period_scheme"]).deadline(Period.parse(label))
+    data.update(found=True, period=label, period_row=chosen, deadline=str(deadline), scheme=chosen["period_scheme"])
 
     status = []
     for r in query(conn, "queries/board_status", period=label):
@@ -378,7 +382,8 @@ def create_app():
     from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    from tthc.settings import Settings
+    from tthc.redaction import redact, url_secrets
+    from tthc_airflow import task_settings
 
     reader = board_reader()
     app = FastAPI(title="Bảng trạng thái TTHC", docs_url=None, redoc_url=None, openapi_url=None,
@@ -405,15 +410,17 @@ def create_app():
               user=Depends(reader)):
         if period is not None and not PERIOD_RE.fullmatch(period):
             raise HTTPException(422, "period must be YYYY-MM")
-        settings = Settings.from_env()
         base = {"user": getattr(user, "get_name", lambda: "")(), "dag_id": DAG_ID}
+        settings = None
         try:
+            settings = task_settings()
             with read_snapshot(settings.warehouse_url) as conn:
-                data = board_data(conn, period)
+                data = board_data(conn, period, settings.calendar)
                 rollups = rollup_periods(conn)
-        except Exception as exc:  # no warehouse yet, or it is unreachable: say so, in the page
-            log.warning("status board: warehouse unreadable: %s", _first_line(exc))
-            return render("board.html", 503, **base, error=f"Không đọc được kho dữ liệu: {_first_line(exc)}",
+        except Exception as exc:  # no warehouse yet, unreachable, or a broken setting: say so, in the page
+            reason = redact(_first_line(exc), url_secrets(settings.warehouse_url) if settings else ())
+            log.warning("status board: warehouse unreadable: %s", reason)
+            return render("board.html", 503, **base, error=f"Không đọc được kho dữ liệu: {reason}",
                           periods=[], period=period, found=False)
         if not data["found"]:
             return render("board.html", 404 if period else 200, **base, error=None, **data)
@@ -426,7 +433,7 @@ def create_app():
 
     @app.get("/reports/{file_path:path}", name="report")
     def report(file_path: str):
-        path = resolve_report(Settings.from_env().reports_dir, file_path)
+        path = resolve_report(task_settings().reports_dir, file_path)
         if path is None:
             raise HTTPException(404, "Không có tệp báo cáo này")
         return FileResponse(path, media_type=REPORT_TYPES[path.suffix.lower()], filename=path.name,

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     periods = Period.range(Period.parse(PERIODS[0]), Period.parse(args.to))
     t = time.monotonic()
     manifest = generate_shared_drive(settings.shared_drive, Catalogue.load(settings.catalogue_dir), periods,
-                                     scheme=settings.period_scheme, deadline_workdays=settings.deadline_workdays,
+                                     calendar=settings.calendar,
                                      observed=_portal_figures(settings, periods, data_dir / "scratch"))
     files = sum(len(u["files"]) for p in manifest.values() for u in p.values())
     print(f"sample shared drive: {settings.shared_drive} ({files} submissions, {time.monotonic() - t:.1f} s)")
@@ -109,14 +109,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Airflow: scheduler, dag-processor and api-server on {cluster.base_url} "
               f"(AIRFLOW_HOME {airflow_home}); backfills through its REST API")
 
-        window = backfill.period_window(periods[0].label, periods[-1].label, settings.period_scheme)
+        window = backfill.period_window(periods[0].label, periods[-1].label, settings.calendar)
         failed += _run_backfill(api, cluster, MONTHLY_DAG, window,
                                 lambda label: _summary(settings, Period.parse(label)))
         for dag_id, (first, last) in ROLLUPS.items():
             whole = _whole_rollups(first, last, periods[-1])
             if whole:
                 failed += _run_backfill(api, cluster, dag_id, backfill.period_window(whole[0], whole[-1],
-                                                                                      settings.period_scheme),
+                                                                                      settings.calendar),
                                         lambda label: _rollup_summary(settings, label))
         for dag_id in (MONTHLY_DAG, *ROLLUPS):
             cluster.set_paused(dag_id, True)
@@ -187,6 +187,7 @@ def _run_backfill(api, cluster, dag_id: str, window, describe) -> list[str]:
 def _wait_for_report_runs(api, cluster, timeout: float = 600) -> list[dict]:
     """The report DAG's runs once the asset events are all consumed and every run ended."""
     from tthc_airflow.local_cluster import ClusterError
+
     deadline = time.monotonic() + timeout
     while True:
         cluster.check_alive()

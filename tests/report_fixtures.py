@@ -10,6 +10,7 @@ import json
 import pytest
 from sqlalchemy import text
 
+from tthc.calendar import DEFAULT_CALENDAR
 from tthc.catalogue import Catalogue
 from tthc.periods import Period
 from tthc.reports import write_monthly_report
@@ -44,13 +45,17 @@ UNIT_FIGURES = [
 REJECTED_JSON = json.dumps(["Ô D12: tử số 130 lớn hơn mẫu số 120", "Ô B3: kỳ báo cáo \"13/2025\" không đọc được"],
                            ensure_ascii=False)
 FORMULA_REASON = "=HYPERLINK(\"http://x.invalid\",\"Bấm vào đây\")"
-# unit -> (status, received_at, file, reasons); every other expected unit sent on time.
+# unit -> (status, received_at, file, reasons); every other expected unit sent on time, once.
 STATUS = {
+    # Sent on time, then corrected after the deadline: still on time, shown as corrected.
+    "X-19387": ("on_time", "2025-03-20T14:30:45.654321+07:00", "2025-03/X-19387-sua.xlsx", None),
     "VL-NV": ("late", "2025-03-21T08:15:00+07:00", "2025-03/VL-NV.xlsx", None),
     "X-19375": ("missing", None, None, None),
     "X-19378": ("rejected", "2025-03-17T10:00:00.123456+07:00", "2025-03/Trung Nam & <sửa>.xlsx", REJECTED_JSON),
     "X-19384": ("rejected", "2025-03-18T16:45:00+07:00", "2025-03/X-19384.csv", FORMULA_REASON),
 }
+
+VERSIONS = {"X-19387": 2}  # file versions seen per unit where more than one
 
 
 def _pct(num: int, den: int) -> float | None:
@@ -72,8 +77,7 @@ def _meets(code: str, num: int, den: int) -> bool | None:
 def seed_march(url: str) -> None:
     """The ref_* rows the queries join and the three public marts, as the aggregation leaves them."""
     migrate(url)
-    scheme = "decree09"
-    units = CATALOGUE.units_in(MARCH, scheme)
+    units = CATALOGUE.units_in(MARCH, DEFAULT_CALENDAR)
     with transaction(url) as conn:
         conn.execute(text("INSERT INTO ref_unit (unit_code, name, unit_type, valid_from) "
                           "VALUES (:code, :name, :unit_type, '2019-01-01')"),
@@ -111,7 +115,7 @@ def seed_march(url: str) -> None:
             "INSERT INTO mart_reconciliation (period, unit_code, indicator_code, self_numerator, self_denominator, "
             "self_value_pct, portal_numerator, portal_denominator, portal_value_pct, difference_points) "
             "VALUES ('2025-03', 'X-19369', 'NQ01-4', 35, 50, 70.0, 40, 50, 80.0, -10.0)"))
-        deadline = MARCH.deadline(scheme, 3).isoformat()
+        deadline = DEFAULT_CALENDAR.deadline(MARCH).end.isoformat()
         rows = [{"unit": u.code, "name": u.name, "status": "on_time", "at": "2025-03-16T09:00:00+07:00",
                  "file": f"2025-03/{u.code}.xlsx", "reasons": None} for u in units if u.code not in STATUS]
         rows += [{"unit": code, "name": by_code[code].name, "status": s, "at": at, "file": f, "reasons": r}
@@ -122,8 +126,9 @@ def seed_march(url: str) -> None:
         conn.execute(text(
             "INSERT INTO mart_submission_status (period, unit_code, unit_name, status, received_at, file, reasons, "
             "deadline, versions) VALUES ('2025-03', :unit, :name, :status, :at, :file, :reasons, :deadline, "
-            "CASE WHEN :file IS NULL THEN 0 ELSE 1 END)"),
-            [dict(r, deadline=deadline) for r in rows])
+            ":versions)"),
+            [dict(r, deadline=deadline, versions=VERSIONS.get(r["unit"], 0 if r["file"] is None else 1))
+             for r in rows])
 
 
 def report_settings(tmp_path, url: str) -> Settings:

@@ -26,6 +26,7 @@ from sqlalchemy import text
 
 from airflow_cluster import airflow_cluster, group_members
 from tthc import orchestration
+from tthc.calendar import DEFAULT_CALENDAR
 from tthc.catalogue import Catalogue
 from tthc_testing.sample_share import generate_shared_drive
 from tthc.periods import Period
@@ -54,7 +55,7 @@ def _backfill_window() -> tuple[str, str]:
     timetable (data interval = the period, `DagRunInfo.interval`) makes the logical date the start of
     the interval, so period P is the run whose logical date is P's first instant: 2025-03 →
     2025-02-15T00:00+07:00. Plain dates are read as UTC midnight; the dry run checks the selection."""
-    return PERIODS[0].bounds()[0].isoformat(), PERIODS[-1].bounds()[0].isoformat()
+    return DEFAULT_CALENDAR.bounds(PERIODS[0])[0].isoformat(), DEFAULT_CALENDAR.bounds(PERIODS[-1])[0].isoformat()
 
 
 def _mart_rows(url: str) -> dict[str, list[dict]]:
@@ -159,7 +160,7 @@ def test_backfill_with_concurrent_runs_equals_running_each_period_alone(tthc_env
                    "--max-active-runs", str(MAX_ACTIVE_RUNS)]
         dry = cluster.airflow(*command, "--dry-run", timeout=_left(deadline)).stdout
         planned = [datetime.fromisoformat(d) for d in re.findall(r"^\| (\d{4}-\d\d-\d\d [\d:]+[+-]\d\d:\d\d) ", dry, re.M)]
-        assert planned == [p.bounds()[0] for p in PERIODS], dry
+        assert planned == [DEFAULT_CALENDAR.bounds(p)[0] for p in PERIODS], dry
         _progress(t0, f"dry run selects the six periods: airflow {' '.join(command)}")
 
         t_create = time.monotonic()
@@ -201,7 +202,8 @@ def test_backfill_with_concurrent_runs_equals_running_each_period_alone(tthc_env
         assert len(backfills) == 1 and backfills[0]["max_active_runs"] == MAX_ACTIVE_RUNS
 
         # Each run's data interval is its period, and each period ran once.
-        by_period = {Period.for_interval(_ts(r["data_interval_start"]), _ts(r["data_interval_end"])): r for r in runs}
+        by_period = {DEFAULT_CALENDAR.exact(_ts(r["data_interval_start"]), _ts(r["data_interval_end"])): r
+                     for r in runs}
         assert sorted(by_period) == PERIODS
 
         # Timing: runs really overlapped (never more than the backfill allows); per-task overhead.

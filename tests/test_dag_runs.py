@@ -14,8 +14,11 @@ pytestmark = pytest.mark.airflow
 MAR = Period(2025, 3)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def dags(airflow_db):
+    """Parsed for each test: dag.test() runs tasks in this process, and a run's conf sticks to the
+    DAG object's params (Airflow's process_params updates them in place), so one test's `period`
+    would leak into the next; a scheduler's tasks parse the DAG anew each time."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
@@ -38,10 +41,10 @@ def _drive(settings):
 
 def _run_period(dags, settings):
     monthly, report = dags
-    # A manual run covers the latest whole interval before its date: the period ends at its end.
-    run = monthly.test(logical_date=MAR.bounds(settings.period_scheme)[1])
+    # As the scheduler makes it: the logical date is the period's start; the data interval is the period.
+    run = monthly.test(logical_date=settings.calendar.bounds(MAR)[0])
     assert str(run.state) == "success"
-    assert Period.for_interval(run.data_interval_start, run.data_interval_end) == MAR
+    assert settings.calendar.exact(run.data_interval_start, run.data_interval_end) == MAR
     report_run = report.test(run_conf={"period": MAR.label})
     assert str(report_run.state) == "success"
 
@@ -74,6 +77,46 @@ def test_one_period_end_to_end_on_postgresql(dags, tthc_env, pg_url, monkeypatch
     _drive(settings)
     _run_period(dags, settings)
     _check(settings)
+
+
+def _processed(settings) -> list[str]:
+    if not (settings.data_dir / "warehouse.sqlite").exists():
+        return []
+    with transaction(settings.warehouse_url) as conn:
+        return [r[0] for r in conn.execute(text("SELECT DISTINCT period FROM ref_period ORDER BY period"))]
+
+
+def test_manual_runs_process_the_period_the_user_meant(dags, tthc_env):
+    """A logical date inside 2025-03 (as typed in the UI or given to `airflow dags trigger`) processes
+    2025-03; conf {"period": ...} processes that period, whatever the logical date."""
+    from datetime import datetime
+
+    monthly, _ = dags
+    _drive(tthc_env)
+    run = monthly.test(logical_date=datetime(2025, 3, 10, 9, 0, tzinfo=tthc_env.calendar.zone))
+    assert str(run.state) == "success"
+    assert _processed(tthc_env) == ["2025-03"]
+    run = monthly.test(logical_date=datetime(2025, 3, 10, 9, 0, tzinfo=tthc_env.calendar.zone),
+                       run_conf={"period": "2025-01"})
+    assert str(run.state) == "success"
+    assert _processed(tthc_env) == ["2025-01", "2025-03"]
+
+
+def test_a_run_of_a_period_not_ended_is_refused_and_writes_nothing(dags, tthc_env):
+    """`airflow dags trigger` today, or a UI trigger with its default logical date (now): the period
+    holding it has not ended, so the run fails at its first step and nothing is written."""
+    from datetime import datetime
+
+    monthly, report = dags
+    _drive(tthc_env)
+    now = datetime.now(tthc_env.calendar.zone)
+    run = monthly.test(logical_date=now)
+    assert str(run.state) == "failed"
+    current = tthc_env.calendar.containing(now)
+    report_run = report.test(run_conf={"period": current.label})
+    assert str(report_run.state) == "failed"
+    assert _processed(tthc_env) == []
+    assert not (tthc_env.reports_dir / current.label).exists()
 
 
 def test_one_period_with_both_sources(dags, tthc_env, monkeypatch, caplog):

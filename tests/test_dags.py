@@ -35,6 +35,7 @@ def test_every_dag_has_docs_tags_owner_and_retries(dagbag):
         for t in dag.tasks:
             assert t.owner == "tthc-ops", (dag_id, t.task_id)
             assert t.retries >= 1, (dag_id, t.task_id)
+            assert t.execution_timeout and t.execution_timeout.total_seconds() <= 4 * 3600, (dag_id, t.task_id)
 
 
 def test_monthly_dag_is_a_chain_of_named_steps(dagbag):
@@ -53,6 +54,7 @@ def test_monthly_dag_is_a_chain_of_named_steps(dagbag):
 
 def test_monthly_runs_cover_decree09_periods(dagbag):
     """The timetable's intervals are the periods: 2025-03 = 15/02 00:00 → 15/03 00:00 local."""
+    from tthc.calendar import DEFAULT_CALENDAR
     from tthc.periods import Period
 
     from airflow.serialization.serialized_objects import DagSerialization
@@ -61,8 +63,7 @@ def test_monthly_runs_cover_decree09_periods(dagbag):
     dag = DagSerialization.from_dict(DagSerialization.to_dict(dagbag.get_dag("tthc_monthly_shared_drive")))
     info = dag.timetable.next_dagrun_info(last_automated_data_interval=None,
                                           restriction=_restriction(dag))
-    assert Period.for_interval(info.data_interval.start, info.data_interval.end).label == "2025-01"
-    start, end = Period.parse("2025-01").bounds("decree09")
+    start, end = DEFAULT_CALENDAR.bounds(Period.parse("2025-01"))
     assert info.data_interval.start == start and info.data_interval.end == end
 
 
@@ -100,7 +101,7 @@ def test_deadline_alert_is_set_from_the_environment_and_serializes(airflow_db):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = [line for line in out.stdout.splitlines() if line.startswith(("INTERVAL=", "CALLBACK="))]
-    assert lines == ["INTERVAL=518400.0", "CALLBACK=tthc_airflow.notifiers.deadline_alert_callback"]
+    assert lines == ["INTERVAL=518400.0", "CALLBACK=tthc_airflow.deadline_callbacks.deadline_alert_callback"]
 
 
 @pytest.mark.parametrize("dag_id, frequency, label", [
@@ -123,3 +124,30 @@ def test_rollup_dags_wait_for_the_months_then_aggregate_and_report(dagbag, dag_i
     assert dag.timetable.label_for_interval(info.data_interval.start, info.data_interval.end) == label
     # Decree 09: every roll-up of 2025 starts on 15/12/2024.
     assert info.data_interval.start.isoformat() == "2024-12-14T17:00:00+00:00"
+
+
+def test_the_scheme_is_one_deployment_setting_for_timetables_and_tasks(airflow_db):
+    """TTHC_PERIOD_SCHEME, read from the environment, cuts every DAG's periods and is what the tasks'
+    calendar uses; no Airflow variable can make the tasks read another scheme than the timetable's."""
+    code = (
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        "import tthc_airflow\n"
+        "bag = DagBag(dag_folder=%r)\n"
+        "assert not bag.import_errors, bag.import_errors\n"
+        "for dag_id in ('tthc_monthly_shared_drive', 'tthc_quarterly_report', 'tthc_annual_report'):\n"
+        "    dag = bag.dags[dag_id]\n"
+        "    print('DAG=%%s %%s %%s' %% (dag_id, dag.timetable.scheme, dag.start_date.isoformat()))\n"
+        "print('TASKS=' + tthc_airflow.task_settings().calendar.scheme)\n"
+        "print('VARIABLES=' + ','.join(sorted(tthc_airflow.VARIABLES)))\n"
+    ) % str(ROOT / "dags")
+    env = {**os.environ, "TTHC_PERIOD_SCHEME": "calendar", "AIRFLOW_VAR_TTHC_PERIOD_SCHEME": "decree09"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [line for line in out.stdout.splitlines() if line.startswith(("DAG=", "TASKS=", "VARIABLES="))]
+    assert lines == [
+        "DAG=tthc_monthly_shared_drive calendar 2024-12-31T17:00:00+00:00",
+        "DAG=tthc_quarterly_report calendar 2024-12-31T17:00:00+00:00",
+        "DAG=tthc_annual_report calendar 2024-12-31T17:00:00+00:00",
+        "TASKS=calendar",
+        "VARIABLES=tthc_archive_dir,tthc_reports_dir,tthc_shared_drive",
+    ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 from sqlalchemy import text
@@ -37,17 +36,18 @@ def test_a_file_written_while_it_is_copied_is_left_for_the_next_run(tmp_path, mo
     share = tmp_path / "share"
     path = write_csv(share, "a.csv", "VL-TP", "2025-03", [("NQ01-3", 1, 2)], mtime="2025-03-12 09:00")
     (found,) = list(scan(share))
-    real_copy = shutil.copyfile
+    real_copy = discover._copy_hashing
 
-    def copy_then_append(src, dst):
-        real_copy(src, dst)
+    def copy_then_append(*args):
+        copied = real_copy(*args)
         with open(path, "a") as f:  # the unit's clerk saves again meanwhile
             f.write("VL-TP,03/2025,NQ01-4,1,1,\n")
+        return copied
 
-    monkeypatch.setattr(discover.shutil, "copyfile", copy_then_append)
+    monkeypatch.setattr(discover, "_copy_hashing", copy_then_append)
     with pytest.raises(FileChangedError):
-        archive_copy(found, tmp_path / "archive")
-    assert list((tmp_path / "archive").rglob("*.csv")) == []
+        archive_copy(found, tmp_path / "archive", 1000)
+    assert list((tmp_path / "archive").rglob("*")) == [tmp_path / "archive" / "shared_drive"]
 
 
 def test_ingest_records_ignored_files_and_goes_on(tthc_env, monkeypatch):
@@ -57,17 +57,21 @@ def test_ingest_records_ignored_files_and_goes_on(tthc_env, monkeypatch):
     (share / "2025-03" / "~$VL-NV.xlsx").write_bytes(b"lock")
     real = discover.archive_copy
 
-    def unreadable_once(found, archive_dir):
+    def unreadable_once(found, archive_dir, max_bytes):
         if found.path.endswith("VL-NV.csv"):
             raise PermissionError(13, "Permission denied")
-        return real(found, archive_dir)
+        return real(found, archive_dir, max_bytes)
 
     monkeypatch.setattr(shared_drive_stage, "archive_copy", unreadable_once)
     summary = orchestration.ingest_shared_drive(tthc_env)
-    assert (summary["parsed"], summary["busy"], summary["ignored"]) == (1, 1, 1)
+    assert (summary["parsed"], summary["unreadable"], summary["ignored"]) == (1, 1, 1)
+    with transaction(tthc_env.warehouse_url) as conn:  # recorded with its reason, not silently skipped
+        assert conn.execute(text("SELECT path, reason FROM ignored_file ORDER BY path")).all() == [
+            ("2025-03/VL-NV.csv", "không đọc được tệp: Permission denied"),
+            ("2025-03/~$VL-NV.xlsx", "tệp khóa tạm của Excel/LibreOffice: bỏ qua")]
     monkeypatch.setattr(shared_drive_stage, "archive_copy", real)
     summary = orchestration.ingest_shared_drive(tthc_env)  # the next run picks up what was left
-    assert (summary["parsed"], summary["unchanged"], summary["busy"]) == (1, 1, 0)
+    assert (summary["parsed"], summary["unchanged"], summary["unreadable"]) == (1, 1, 0)
     with transaction(tthc_env.warehouse_url) as conn:
         assert conn.execute(text("SELECT path, reason FROM ignored_file")).all() == [
             ("2025-03/~$VL-NV.xlsx", "tệp khóa tạm của Excel/LibreOffice: bỏ qua")]

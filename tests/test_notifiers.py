@@ -21,10 +21,14 @@ from pathlib import Path
 
 import pytest
 
+from tthc.calendar import DEFAULT_CALENDAR
 from tthc.periods import Period
 
 SMTP_PASSWORD = "smtp-canary-Pw-7f3a9c"  # canaries: must reach the servers, never a message or a log
 WEBHOOK_TOKEN = "webhook-canary-Tk-51d2e8"
+SLACK_KEY = "sLaCkCanary24CharKey7f3a"  # the secret part of a Slack-style webhook path
+TEAMS_SIG = "TeamsSigCanary-9c2e"  # a Power Automate / Teams `sig=` query value
+API_KEY = "api-key-canary-4b7e"  # an extra header named like a secret
 RECIPIENTS = ["vanphong@ubnd.example.vn", "ctth@ubnd.example.vn"]
 
 
@@ -85,6 +89,7 @@ class _WebhookSink:
     def __init__(self):
         self.posts: list[dict] = []
         self.status = 200
+        self.location: str | None = None  # sent with a 3xx status
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -93,6 +98,8 @@ class _WebhookSink:
                 sink.posts.append({"path": self.path, "headers": dict(self.headers),
                                    "raw": body, "json": json.loads(body.decode("utf-8"))})
                 self.send_response(sink.status)
+                if sink.location:
+                    self.send_header("Location", sink.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -151,8 +158,8 @@ def _log_text(caplog, capfd) -> str:
 def _assert_no_canary(*texts):
     for text in texts:
         text = text if isinstance(text, str) else text.decode("utf-8", "replace")
-        assert SMTP_PASSWORD not in text
-        assert WEBHOOK_TOKEN not in text
+        for canary in (SMTP_PASSWORD, WEBHOOK_TOKEN, SLACK_KEY, TEAMS_SIG, API_KEY):
+            assert canary not in text
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -254,8 +261,9 @@ def test_deadline_missed_without_task_context_names_period_deadline_and_units(ch
     monkeypatch.setenv("AIRFLOW_CONN_TTHC_SMTP", smtp.conn_json())
     monkeypatch.setenv("AIRFLOW_VAR_TTHC_ALERT_RECIPIENTS", "vanphong@ubnd.example.vn; ctth@ubnd.example.vn")
     missing = [("VL-YT", "Phòng Y tế"), ("VL-TP", "Phòng Tư pháp")]
-    # Period.deadline() is the exclusive end (20/03 00:00): the last day shown is 19/03.
-    result = notify_deadline_missed(Period(2025, 3), missing, Period(2025, 3).deadline(), dag_id="tthc_monthly_shared_drive")
+    # The calendar's Deadline: on time until the end of 19/03 (its exclusive end, 20/03 00:00, is not shown).
+    result = notify_deadline_missed(Period(2025, 3), missing, DEFAULT_CALENDAR.deadline(Period(2025, 3)),
+                                    dag_id="tthc_monthly_shared_drive")
     assert result == {"email": True, "webhook": True}
     expected = ("[TTHC] Kỳ 2025-03: hết hạn nộp báo cáo (19/03/2025), còn 2 đơn vị chưa nộp: "
                 "Phòng Y tế (VL-YT), Phòng Tư pháp (VL-TP)")
@@ -270,7 +278,7 @@ def test_deadline_missed_without_task_context_names_period_deadline_and_units(ch
 
 
 def test_one_missing_unit_is_the_alerts_unit_and_long_lists_are_cut_in_the_subject():
-    from tthc_airflow.notifiers import deadline_missed_alert
+    from tthc.alerts import deadline_missed_alert
 
     one = deadline_missed_alert("2025-03", [("VL-YT", "Phòng Y tế")], date(2025, 3, 19))
     assert (one.unit, one.message_vi) == (
@@ -280,17 +288,18 @@ def test_one_missing_unit_is_the_alerts_unit_and_long_lists_are_cut_in_the_subje
     assert many.message_vi == ("[TTHC] Kỳ 2025-04: hết hạn nộp báo cáo (17/04/2025), còn 7 đơn vị chưa nộp: "
                                "Xã 0 (X-0), Xã 1 (X-1), Xã 2 (X-2), Xã 3 (X-3), Xã 4 (X-4), … và 2 đơn vị khác")
     assert many.unit is None and len(many.payload()["missing_units"]) == 7
+    # 2026-02 closes on Saturday 14/02/2026, right before Tết: its deadline skips the days off 16–20/02.
+    tet = deadline_missed_alert("2026-02", [("VL-YT", "Phòng Y tế")], None)
+    assert tet.message_vi.startswith("[TTHC] Kỳ 2026-02: hết hạn nộp báo cáo (25/02/2026)")
 
 
 def test_failure_message_names_the_unit_of_a_parse_error():
+    from tthc.alerts import task_failed_alert
     from tthc.sources.shared_drive.parse import SubmissionParseError
-    from tthc_airflow.notifiers import task_failed_alert
-
-    class Ti:
-        dag_id, run_id, task_id, try_number, map_index = "d", "r", "validate_submissions", 3, -1
 
     error = SubmissionParseError(["ô B4: mã đơn vị không khớp"], unit_code="VL-YT")
-    alert = task_failed_alert({"ti": Ti(), "exception": error, "params": {"period": "2025-03"}})
+    alert = task_failed_alert(error, period="2025-03", dag_id="d", run_id="r", task_id="validate_submissions",
+                              try_number=3, map_index=-1)
     assert alert.message_vi == ("[TTHC] Kỳ 2025-03: tác vụ validate_submissions (đơn vị VL-YT) thất bại — "
                                 "ô B4: mã đơn vị không khớp")
     assert (alert.unit, alert.period, alert.details[-1]) == ("VL-YT", "2025-03", "Lần thử: 3")
@@ -333,7 +342,7 @@ def test_delivery_errors_are_logged_never_raised_and_never_leak_secrets(no_chann
     assert [n.last_result for n in notifiers] == [False, False]
     text = _log_text(caplog, capfd)
     assert text.count("TTHC alert: email delivery through 'tthc_smtp' failed: ConnectionRefusedError") == 1
-    assert text.count(f"TTHC alert: webhook delivery through 'tthc_webhook' failed: RuntimeError: "
+    assert text.count(f"TTHC alert: webhook delivery through 'tthc_webhook' failed: WebhookDeliveryError: "
                       f"HTTP 500 from http://127.0.0.1:{webhook_sink.port}/hooks/tthc") == 1
     assert webhook_sink.posts[0]["headers"]["Authorization"] == f"Bearer {WEBHOOK_TOKEN}"
     _assert_no_canary(text, webhook_sink.posts[0]["raw"])
@@ -343,6 +352,80 @@ def test_delivery_errors_are_logged_never_raised_and_never_leak_secrets(no_chann
     webhook_sink.server.server_close()
     notifiers[1](context)
     assert notifiers[1].last_result is False
+
+
+def _alert():
+    from tthc.alerts import deadline_missed_alert
+
+    return deadline_missed_alert("2025-03", [("VL-YT", "Phòng Y tế")], date(2025, 3, 19))
+
+
+def test_only_a_2xx_answer_counts_as_delivered_and_a_redirect_is_not_followed(no_channels, webhook_sink,
+                                                                              monkeypatch, caplog, capfd):
+    from tthc_airflow.notifiers import TthcWebhookNotifier
+
+    monkeypatch.setenv("AIRFLOW_CONN_TTHC_WEBHOOK", webhook_sink.conn_uri())
+    notifier = TthcWebhookNotifier("deadline_missed")
+    for status in (200, 201, 202, 204):
+        webhook_sink.status = status
+        assert notifier.send(_alert()) is True, status
+    for status in (400, 404, 500, 503):
+        webhook_sink.status = status
+        assert notifier.send(_alert()) is False, status
+
+    # A redirect, elsewhere: the alert (and its token) must not follow it, and it is no delivery.
+    elsewhere = _WebhookSink()
+    elsewhere.thread.start()
+    try:
+        caplog.clear()
+        capfd.readouterr()
+        for status in (301, 302, 303, 307, 308):
+            webhook_sink.status = status
+            webhook_sink.location = f"http://127.0.0.1:{elsewhere.port}/services/T0ABCDEFG/B0ABCDEFG/{SLACK_KEY}"
+            with caplog.at_level(logging.INFO):
+                assert notifier.send(_alert()) is False, status
+        assert elsewhere.posts == []
+    finally:
+        elsewhere.server.shutdown()
+        elsewhere.server.server_close()
+    text = _log_text(caplog, capfd)
+    assert "sent by webhook" not in text
+    assert text.count(f"failed: WebhookDeliveryError: HTTP 302 from http://127.0.0.1:{webhook_sink.port}/hooks/tthc: "
+                      f"redirect to http://127.0.0.1:{elsewhere.port}/services/*** not followed") == 1
+    _assert_no_canary(text)
+
+
+def test_secrets_in_the_webhook_url_path_or_query_never_reach_a_log(no_channels, webhook_sink, monkeypatch,
+                                                                    caplog, capfd):
+    """Slack-style (the key is the path) and Teams/Power Automate-style (`sig=`) webhooks: the real URL is
+    called, the logs show it redacted, also when the HTTP library's own error quotes the path."""
+    from tthc_airflow.notifiers import TthcWebhookNotifier
+
+    port = webhook_sink.port
+    slack = f"http://127.0.0.1:{port}/services/T0ABCDEFG/B0ABCDEFG/{SLACK_KEY}"
+    teams = f"http://127.0.0.1:{port}/workflows/7d1c/triggers/manual/paths/invoke?api-version=2016-06-01&sig={TEAMS_SIG}"
+    notifier = TthcWebhookNotifier("deadline_missed")
+    webhook_sink.status = 500
+    headers = {"X-Api-Key": API_KEY, "X-Source": "tthc"}  # extra headers: sent, the secret-named one never logged
+    with caplog.at_level(logging.INFO):
+        for url in (slack, teams):
+            monkeypatch.setenv("AIRFLOW_CONN_TTHC_WEBHOOK", json.dumps(
+                {"conn_type": "http", "extra": {"url": url, "headers": headers, "timeout": 5}}))
+            assert notifier.send(_alert()) is False
+        assert [p["path"] for p in webhook_sink.posts] == [slack.split(str(port), 1)[1], teams.split(str(port), 1)[1]]
+        sent = webhook_sink.posts[0]["headers"]
+        assert (sent["X-Api-Key"], sent["X-Source"]) == (API_KEY, "tthc")
+        assert not {"url", "headers", "timeout"} & {h.lower() for h in sent}  # connection extras are not headers
+        webhook_sink.server.shutdown()  # the receiver is gone: a connection error naming the path
+        webhook_sink.server.server_close()
+        monkeypatch.setenv("AIRFLOW_CONN_TTHC_WEBHOOK", json.dumps({"conn_type": "http", "extra": {"url": slack}}))
+        assert notifier.send(_alert()) is False
+    text = _log_text(caplog, capfd)
+    assert f"HTTP 500 from http://127.0.0.1:{port}/services/***" in text
+    assert (f"HTTP 500 from http://127.0.0.1:{port}/workflows/7d1c/triggers/manual/paths/invoke"
+            f"?api-version=2016-06-01&sig=***") in text
+    assert "webhook delivery through 'tthc_webhook' failed: ConnectionError" in text
+    _assert_no_canary(text)
 
 
 def test_webhook_url_from_json_connection_fields():
@@ -370,19 +453,19 @@ def test_deadline_alert_callback_runs_as_the_triggerer_runs_it(channels):
     from airflow.sdk import DAG, AsyncCallback, DeadlineAlert, DeadlineReference
     from airflow.triggers.callback import CallbackTrigger
 
-    from tthc_airflow.notifiers import deadline_alert_callback
+    from tthc_airflow.deadline_callbacks import deadline_alert_callback
 
     smtp, hook = channels
     callback = AsyncCallback(deadline_alert_callback, kwargs={"missing_units": [["VL-YT", "Phòng Y tế"]]})
-    assert callback.path == "tthc_airflow.notifiers.deadline_alert_callback"
+    assert callback.path == "tthc_airflow.deadline_callbacks.deadline_alert_callback"
     dag = DAG("deadline_probe", schedule=None, deadline=DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=Period(2025, 3).deadline() - datetime(
-            2025, 3, 15, tzinfo=Period(2025, 3).deadline().tzinfo), callback=callback))
+        reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=DEFAULT_CALENDAR.deadline(Period(2025, 3)).end - datetime(
+            2025, 3, 15, tzinfo=DEFAULT_CALENDAR.zone), callback=callback))
     assert dag.deadline[0].callback == callback
 
     # What Deadline.handle_miss puts in the callback's kwargs (airflow/models/deadline.py, 3.3.2).
     context = {"dag_run": {"dag_run_id": "scheduled__2025-02-14T17:00:00+00:00",
-                           "dag_id": "tthc_monthly_shared_drive", "conf": {},
+                           "dag_id": "tthc_monthly_shared_drive", "conf": {}, "logical_date": "2025-02-14T17:00:00Z",
                            "data_interval_start": "2025-02-14T17:00:00Z", "data_interval_end": "2025-03-14T17:00:00Z"},
                "deadline": {"id": "0195", "deadline_time": datetime(2025, 3, 19, 17, 0, tzinfo=timezone.utc)}}
     assert "TTHC_PERIOD_SCHEME" not in os.environ
@@ -396,7 +479,7 @@ def test_deadline_alert_callback_runs_as_the_triggerer_runs_it(channels):
     expected = "[TTHC] Kỳ 2025-03: hết hạn nộp báo cáo (19/03/2025), còn 1 đơn vị chưa nộp: Phòng Y tế (VL-YT)"
     assert payloads[1]["body"] == {"sent": {"email": True, "webhook": True}, "message_vi": expected}
     assert [_subject(m) for m in smtp.messages] == [expected]
-    assert smtp.logins == [("tthc-bot", SMTP_PASSWORD)]  # the async path (aiosmtplib) logged in too
+    assert smtp.logins == [("tthc-bot", SMTP_PASSWORD)]  # from the triggerer's loop, through the one SMTP path
     got = hook.posts[0]["json"]
     # The submission deadline is the period's (19/03); Airflow's alert time (20/03 00:00 local) is the reason.
     assert (got["run_id"], got["unit"], got["reason"], got["deadline"]) == (

@@ -20,10 +20,12 @@ import pytest
 
 from conftest import ROOT
 from tthc.backfill import BackfillError, dag_for, period_window
+from tthc.calendar import ReportingCalendar
 from tthc.periods import LOCAL_TZ
 
 CLI = [sys.executable, "-m", "tthc.cli"]
 NOW = datetime(2026, 11, 29, tzinfo=timezone.utc)
+DECREE09, CALENDAR_MONTHS = ReportingCalendar("decree09"), ReportingCalendar("calendar")
 
 
 def _local(*args) -> datetime:
@@ -34,7 +36,7 @@ def _local(*args) -> datetime:
 
 
 def test_months_become_the_local_starts_of_each_period():
-    window = period_window("2025-01", "2025-03", now=NOW)
+    window = period_window("2025-01", "2025-03", DECREE09, now=NOW)
     assert window.frequency == "month" and window.labels == ["2025-01", "2025-02", "2025-03"]
     assert window.starts == [_local(2024, 12, 15), _local(2025, 1, 15), _local(2025, 2, 15)]
     # What the API receives: local midnight with its offset, never a bare UTC date.
@@ -43,24 +45,24 @@ def test_months_become_the_local_starts_of_each_period():
 
 
 def test_calendar_scheme_and_rollup_periods():
-    assert period_window("2025-03", "2025-03", "calendar", now=NOW).starts == [_local(2025, 3, 1)]
-    quarters = period_window("2024-Q4", "2025-Q2", now=NOW)
+    assert period_window("2025-03", "2025-03", CALENDAR_MONTHS, now=NOW).starts == [_local(2025, 3, 1)]
+    quarters = period_window("2024-Q4", "2025-Q2", DECREE09, now=NOW)
     assert quarters.frequency == "quarter" and quarters.labels == ["2024-Q4", "2025-Q1", "2025-Q2"]
     assert quarters.starts == [_local(2024, 9, 15), _local(2024, 12, 15), _local(2025, 3, 15)]
-    halves = period_window("2025-H1", "2025-H2", now=NOW)
+    halves = period_window("2025-H1", "2025-H2", DECREE09, now=NOW)
     assert halves.starts == [_local(2024, 12, 15), _local(2025, 6, 15)]
-    assert period_window("2025", "2025", now=NOW).starts == [_local(2024, 12, 15)]
+    assert period_window("2025", "2025", DECREE09, now=NOW).starts == [_local(2024, 12, 15)]
 
 
 @pytest.mark.parametrize("first, last, message", [
     ("2025-03", "2025-01", "after"),
     ("2025-Q1", "2025-03", "not the same kind"),
-    ("2025-13", "2025-13", "is not a period"),
-    ("2026-11", "2026-12", "2026-12 has not closed yet"),
+    ("2025-13", "2025-13", "YYYY-MM, YYYY-Q1..Q4"),
+    ("2026-11", "2026-12", "2026-12 has not ended yet"),
 ])
 def test_bad_windows_are_refused_with_the_reason(first, last, message):
     with pytest.raises(BackfillError, match=message):
-        period_window(first, last, now=NOW)
+        period_window(first, last, DECREE09, now=NOW)
 
 
 def test_dag_by_kind_of_period_and_by_name():
@@ -84,9 +86,11 @@ def run_notes():
     return tthc_run_notes, ReportingPeriodTimetable
 
 
-def _run(timetable=None, conf=None, interval=(None, None), events=()):
-    return SimpleNamespace(dag=SimpleNamespace(timetable=timetable), conf=conf or {},
+def _run(timetable=None, conf=None, interval=(None, None), events=(), run_type="backfill", logical_date=None):
+    """A DagRun as the scheduler hands it to the listener (the fields the note reads)."""
+    return SimpleNamespace(dag=SimpleNamespace(timetable=timetable), conf=conf or {}, run_type=run_type,
                            data_interval_start=interval[0], data_interval_end=interval[1],
+                           logical_date=logical_date or interval[0], run_after=interval[1],
                            consumed_asset_events=[SimpleNamespace(extra=e) for e in events])
 
 
@@ -97,6 +101,10 @@ def test_run_note_names_the_period_of_the_data_interval_or_the_conf(run_notes):
     assert module.run_note(_run(month, interval=interval)) == "Kỳ báo cáo tháng 03/2025 (15/02/2025 – 14/03/2025)"
     assert module.run_note(_run(month, conf={"period": "2025-07"}, interval=interval)) == \
         "Kỳ báo cáo tháng 07/2025 (15/06/2025 – 14/07/2025)"
+    # A manual run with a logical date inside 2025-05, whatever interval Airflow inferred.
+    assert module.run_note(_run(month, interval=interval, run_type="manual",
+                                logical_date=_local(2025, 5, 10, 9))) == \
+        "Kỳ báo cáo tháng 05/2025 (15/04/2025 – 14/05/2025)"
     quarter = timetable_cls("quarter")
     assert module.run_note(_run(quarter, interval=quarter.interval_for_label("2025-Q1"))) == \
         "Kỳ báo cáo quý I/2025 (15/12/2024 – 14/03/2025)"
@@ -107,6 +115,10 @@ def test_report_run_note_lists_the_periods_of_its_asset_events(run_notes):
     note = module.run_note(_run(events=[{"period": "2025-02"}, {"period": "2025-01"}, {"period": "2025-02"}, {}]))
     assert note == ("Kỳ báo cáo tháng 01/2025 (15/12/2024 – 14/01/2025); "
                     "Kỳ báo cáo tháng 02/2025 (15/01/2025 – 14/02/2025)")
+    correction = {"period": "2025-03", "refreshed_later_periods": ["2025-04"], "refreshed_rollups": ["2025-Q1"]}
+    assert module.run_note(_run(events=[correction])) == (
+        "Kỳ báo cáo tháng 03/2025 (15/02/2025 – 14/03/2025); Kỳ báo cáo tháng 04/2025 (15/03/2025 – 14/04/2025); "
+        "Kỳ báo cáo quý I/2025 (15/12/2024 – 14/03/2025)")
     assert module.run_note(_run()) is None  # the watcher: no period
 
 

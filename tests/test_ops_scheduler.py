@@ -24,6 +24,7 @@ from datetime import datetime
 import pytest
 
 from airflow_cluster import airflow_cluster, group_members
+from tthc.calendar import ReportingCalendar
 from tthc.catalogue import Catalogue
 from tthc.periods import Period
 from tthc.sources.shared_drive.template import write_unit_workbook
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.airflow
 DAG_ID = "tthc_monthly_shared_drive"
 UNITS = ("VL-TP", "VL-VP", "X-19363")
 TIMEOUT = 900  # seconds for the whole test
+CALENDAR = ReportingCalendar("decree09")
 
 
 def _ts(value: str | None) -> datetime | None:
@@ -50,9 +52,12 @@ def _tthc(*args: str, api_url: str, timeout: float) -> subprocess.CompletedProce
 
 
 def _runs(cluster) -> dict[str, dict]:
-    """Runs of the monthly DAG by period label (of their data interval)."""
+    """Runs of the monthly DAG by the period that is their data interval."""
     runs = cluster.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns", params={"limit": 100})["dag_runs"]
-    return {Period.for_interval(_ts(r["data_interval_start"]), _ts(r["data_interval_end"])).label: r for r in runs}
+    periods = {r["dag_run_id"]: CALENDAR.exact(_ts(r["data_interval_start"]), _ts(r["data_interval_end"]), "month")
+               for r in runs}
+    assert None not in periods.values(), runs  # every run's data interval is a period
+    return {periods[r["dag_run_id"]].label: r for r in runs}
 
 
 def test_backfill_by_period_and_unpausing_goes_on_with_the_next_period(tthc_env, tmp_path):
@@ -86,7 +91,7 @@ def test_backfill_by_period_and_unpausing_goes_on_with_the_next_period(tthc_env,
             period = Period.parse(label)
             assert run["state"] == "success" and run["run_type"] == "backfill"
             # The logical date is the period's start, as the timetable puts it; the note names the period.
-            assert _ts(run["logical_date"]) == period.bounds()[0]
+            assert _ts(run["logical_date"]) == CALENDAR.bounds(period)[0]
             assert run["note"] == _note(label)
 
         again = _tthc("backfill", "--from", "2025-01", "--to", "2025-03", "--wait", api_url=cluster.base_url,
@@ -121,7 +126,7 @@ def test_backfill_by_period_and_unpausing_goes_on_with_the_next_period(tthc_env,
         assert first_scheduled == "2025-05"
         run = scheduled[first_scheduled]
         assert run["dag_run_id"].startswith("scheduled__2025-05__")
-        assert _ts(run["logical_date"]) == Period(2025, 5).bounds()[0]
+        assert _ts(run["logical_date"]) == CALENDAR.bounds(Period(2025, 5))[0]
         assert sorted(scheduled) == [p.label for p in Period.range(Period(2025, 5), Period.parse(max(scheduled)))]
         # A taken slot makes the scheduler step past it, not loop on it.
         skipped = (cluster.home / "scheduler.log").read_text(encoding="utf-8", errors="replace").count(
@@ -134,4 +139,4 @@ def test_backfill_by_period_and_unpausing_goes_on_with_the_next_period(tthc_env,
 def _note(label: str) -> str:
     period = Period.parse(label)
     return (f"Kỳ báo cáo tháng {period.month:02d}/{period.year} "
-            f"({period.bounds()[0]:%d/%m/%Y} – {period.last_day():%d/%m/%Y})")
+            f"({CALENDAR.bounds(period)[0]:%d/%m/%Y} – {CALENDAR.last_day(period):%d/%m/%Y})")

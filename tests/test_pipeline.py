@@ -107,6 +107,23 @@ def test_statuses_and_reasons(march_drive):
     assert ignored == [{"path": "ghi chu.txt"}]
 
 
+def test_an_on_time_submission_corrected_after_the_deadline_stays_on_time(march_drive):
+    share = march_drive.shared_drive
+    write_csv(share, "2025-03/X-19363-sua.csv", "X-19363", "2025-03",
+              [("NQ01-3", 35, 40), ("NQ01-1", 50, 60), ("NQ02-6", 0, 0), ("NQ01-5", 9, 10)], mtime=LATE)
+    # A late first file corrected later stays late.
+    write_csv(share, "xa/ben quan-sua.csv", "X-19366", "2025-03",
+              [("NQ01-3", 12, 60), ("NQ01-1", 20, 20), ("NQ02-6", 0, 0), ("NQ02-5", 10, 10)],
+              mtime="2025-03-24 10:00")
+    run(march_drive, MAR)
+    s = status(march_drive, MAR)
+    assert (s["X-19363"]["status"], s["X-19363"]["versions"], s["X-19363"]["file"]) == (
+        "on_time", 2, "2025-03/X-19363-sua.csv")
+    assert s["X-19363"]["received_at"].startswith("2025-03-20T08:00")  # the correction's time
+    assert (s["X-19366"]["status"], s["X-19366"]["versions"]) == ("late", 2)
+    assert area(march_drive, MAR, "NQ01-3")["numerator"] == 35 + 12 + 2  # the corrections count
+
+
 def test_year_to_date_sums_months_and_keeps_latest_for_the_catalogue(march_drive):
     share = march_drive.shared_drive
     write_csv(share, "2025-04/X-19363.csv", "X-19363", "2025-04", [("NQ01-3", 20, 20), ("NQ01-1", 55, 60)],
@@ -211,7 +228,11 @@ def test_cli_export_and_status(march_drive):
     status_rows = json.loads(subprocess.run(
         [sys.executable, "-m", "tthc.cli", "status", "--period", "2025-03", "--format", "json"],
         capture_output=True, text=True, env=env, check=True).stdout)
-    assert {r["unit_code"]: r["status"] for r in status_rows}["X-19366"] == "late"
+    by_unit = {r["unit_code"]: r for r in status_rows}
+    assert by_unit["X-19366"]["status"] == "late"
+    # Times to the minute, local time (the share's mtime may carry microseconds).
+    assert (by_unit["X-19366"]["received_at"], by_unit["X-19366"]["deadline"]) == (
+        "2025-03-20T08:00+07:00", "2025-03-20T00:00+07:00")
     unit_rows = json.loads(subprocess.run(
         [sys.executable, "-m", "tthc.cli", "export", "--period", "2025-03", "--level", "unit", "--format", "json"],
         capture_output=True, text=True, env=env, check=True).stdout)
@@ -256,9 +277,28 @@ def test_progress_lists_missing_units_until_the_deadline(march_drive):
     before = orchestration.submission_progress(march_drive, MAR, now=datetime(2025, 3, 19, 23, 0, tzinfo=LOCAL_TZ))
     assert (before["expected"], before["received"], before["deadline_passed"]) == (30, 3, False)
     assert ["VL-YT", "Phòng Y tế"] in before["missing"] and ["VL-TP", "Phòng Tư pháp"] in before["missing"]
-    assert before["deadline"] == "2025-03-20T00:00:00+07:00"
+    assert before["deadline"] == "2025-03-19"  # the last day on time (the calendar's Deadline.last_day)
     after = orchestration.submission_progress(march_drive, MAR, now=datetime(2025, 3, 20, 0, 0, tzinfo=LOCAL_TZ))
     assert after["deadline_passed"] is True
+
+
+def test_2026_02_deadline_skips_tet_in_the_status_and_the_report(tthc_env):
+    """2026-02 closes on Saturday 14/02/2026; Tết days off are 16–20/02: files are on time until the
+    end of Wednesday 25/02 (on weekdays alone, 18/02)."""
+    feb = Period(2026, 2)
+    share = tthc_env.shared_drive
+    write_csv(share, "2026-02/XM-19363.csv", "XM-19363", "2026-02", [("NQ01-3", 3, 4)], mtime="2026-02-24 15:00")
+    write_csv(share, "2026-02/XM-19366.csv", "XM-19366", "2026-02", [("NQ01-3", 3, 4)], mtime="2026-02-26 08:00")
+    run(tthc_env, feb)
+    (period,) = rows(tthc_env, "SELECT deadline FROM ref_period WHERE period = '2026-02'")
+    assert str(period["deadline"]).startswith("2026-02-26T00:00:00")
+    got = status(tthc_env, feb)
+    assert (got["XM-19363"]["status"], got["XM-19366"]["status"]) == ("on_time", "late")
+    result = orchestration.report_period(tthc_env, feb)
+    from docx import Document
+
+    words = "\n".join(p.text for p in Document(result["docx"]).paragraphs)
+    assert "Hạn gửi báo cáo: hết ngày 25/02/2026." in words
 
 
 def test_a_late_or_corrected_file_reruns_only_its_already_reported_period(march_drive):

@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 import pytest
 
+from tthc.calendar import DEFAULT_CALENDAR, ReportingCalendar
 from tthc.periods import LOCAL_TZ, Period
 from tthc.sources.portal import (
     PERSONAL_FIELDS,
@@ -66,7 +67,7 @@ def make_client(portal, sleeps):
 
 
 def records(client, unit="U1", period=MARCH, scheme="decree09"):
-    return [r for page in client.iter_dossier_pages(unit, period, scheme) for r in page]
+    return [r for page in client.iter_dossier_pages(unit, period, ReportingCalendar(scheme=scheme)) for r in page]
 
 
 def hand_made(unit, n, received="20250301090000", **fields):
@@ -288,7 +289,7 @@ def test_no_portal_url_means_no_client():
 def test_parse_portal_datetime_is_local_time():
     assert parse_portal_datetime("20250314235959") == datetime(2025, 3, 14, 23, 59, 59, tzinfo=LOCAL_TZ)
     assert parse_portal_datetime("20250314235959").isoformat() == "2025-03-14T23:59:59+07:00"
-    assert parse_portal_datetime("20250315000000") == MARCH.bounds()[1]
+    assert parse_portal_datetime("20250315000000") == DEFAULT_CALENDAR.bounds(MARCH)[1]
     assert parse_portal_datetime("") is None and parse_portal_datetime(None) is None
 
 

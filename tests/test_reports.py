@@ -13,7 +13,7 @@ from tthc.periods import Period
 from tthc.reports import write_monthly_report
 from tthc.reports import monthly
 from tthc.reports.data import headline_codes, load_report_data, unit_ranking
-from tthc.reports.formatting import reason_list, safe_text, target_text, vn_int, vn_pct
+from tthc.reports.formatting import reason_list, safe_text, target_text, vn_int, vn_number, vn_pct
 from tthc.warehouse import get_engine, transaction
 
 from report_fixtures import AREA, CATALOGUE, FORMULA_REASON, MARCH, report_settings, seed_march, write_report
@@ -66,9 +66,31 @@ def test_reason_list_reads_json_plain_text_and_prefixed_json():
 def test_vietnamese_number_style():
     assert (vn_int(1234567), vn_pct(62.4), vn_pct(100.0), vn_pct(None)) == ("1.234.567", "62,4%", "100,0%",
                                                                             "không phát sinh")
-    # Rounded down, so 79,96 % never reads as meeting a target of 80.
-    assert (vn_pct(79.96), vn_pct(99.999)) == ("79,9%", "99,9%")
+    # One decimal rounded half up, as people round (3232/3552 = 90,99 %), also where the float sits
+    # just under the half (100 * 1249 / 2000 = 62,45).
+    assert (vn_pct(100 * 3232 / 3552), vn_pct(62.45), vn_pct(100 * 1249 / 2000), vn_pct(62.44)) == (
+        "91,0%", "62,5%", "62,5%", "62,4%")
     assert (target_text(">=", 80.0), target_text("=", 100.0), target_text(">=", 95.5)) == ("≥ 80", "100", "≥ 95,5")
+    # Gaps in points: one decimal half up; a gap one decimal would round to nothing keeps its digits.
+    assert (vn_number(95 - 100 * 3232 / 3552), vn_number(10.0), vn_number(0.04), vn_number(0.001)) == (
+        "4,0", "10", "0,04", "0,001")
+
+
+def _figure(pct: float, target: float, meets: bool, comparator: str = ">=") -> dict:
+    return {"short_name": "Cấp kết quả điện tử", "name_vi": "Tỷ lệ cấp kết quả giải quyết TTHC điện tử",
+            "value_pct": pct, "reported": True, "target_pct": target, "comparator": comparator, "meets_target": meets}
+
+
+def test_verdicts_and_gaps_in_words_come_from_the_exact_rate():
+    # 90,99 % is printed 91,0 % and is 4,01 points short of 95 (not 4,1 from a rounded-down 90,9).
+    assert monthly._result_phrase(_figure(100 * 3232 / 3552, 95, False)) == (
+        "tỷ lệ cấp kết quả điện tử đạt 91,0%, thấp hơn chỉ tiêu 4,0 điểm %")
+    # 79,96 % prints as 80,0 % yet misses 80: the words say by how much.
+    assert monthly._result_phrase(_figure(79.96, 80, False)) == (
+        "tỷ lệ cấp kết quả điện tử đạt 80,0%, thấp hơn chỉ tiêu 0,04 điểm %")
+    assert monthly._result_phrase(_figure(80.04, 80, True)) == (
+        "tỷ lệ cấp kết quả điện tử đạt 80,0%, vượt chỉ tiêu 0,04 điểm %")
+    assert monthly._result_phrase(_figure(100.0, 100, True, "=")) == "tỷ lệ cấp kết quả điện tử đạt 100,0%, đạt chỉ tiêu"
 
 
 # --- the Word report ---------------------------------------------------------------------------------
@@ -116,8 +138,9 @@ def test_results_in_words(doc):
     # Indicators with a stretch goal are the plan's headline ones.
     assert ("Tỷ lệ DVC trực tuyến toàn trình đạt 86,5%, vượt chỉ tiêu 6,5 điểm %; tỷ lệ hồ sơ trực tuyến đạt "
             "62,4%, vượt chỉ tiêu 12,4 điểm %.") in texts
-    assert ("Các chỉ tiêu chưa đạt: tỷ lệ số hóa hồ sơ, kết quả giải quyết đạt 75,7%, thấp hơn chỉ tiêu 4,3 "
-            "điểm %; tỷ lệ cấp kết quả điện tử đạt 95,9%, thấp hơn chỉ tiêu 4,1 điểm %.") in texts
+    # 1500/1980 = 75,76 % and 1900/1980 = 95,96 %: rounded half up, gaps from the exact rates.
+    assert ("Các chỉ tiêu chưa đạt: tỷ lệ số hóa hồ sơ, kết quả giải quyết đạt 75,8%, thấp hơn chỉ tiêu 4,2 "
+            "điểm %; tỷ lệ cấp kết quả điện tử đạt 96,0%, thấp hơn chỉ tiêu 4,0 điểm %.") in texts
     assert ("26/30 đơn vị gửi báo cáo đúng hạn, 1 đơn vị gửi muộn, 1 đơn vị chưa gửi, 2 báo cáo bị từ chối; "
             "ngoài ra 1 tệp bị từ chối không thuộc đơn vị nào phải báo cáo. Hạn gửi báo cáo: hết ngày "
             "19/03/2025.") in texts
@@ -153,8 +176,8 @@ def test_indicator_table(doc):
     by_code = {r[1]: r for r in rows[1:]}
     assert by_code["NQ01-3"] == ["3", "NQ01-3", "Hồ sơ trực tuyến\n(28/30 đơn vị báo cáo)", "1.248", "2.000",
                                  "62,4%", "62,4%", "≥ 50", "✓"]
-    assert by_code["NQ01-4"][5:] == ["75,7%", "75,7%", "≥ 80", "✗"]
-    assert by_code["NQ02-1"][5:] == ["95,9%", "95,9%", "100", "✗"]
+    assert by_code["NQ01-4"][5:] == ["75,8%", "75,8%", "≥ 80", "✗"]
+    assert by_code["NQ02-1"][5:] == ["96,0%", "96,0%", "100", "✗"]
     assert by_code["NQ01-6.1"][2] == "Xử lý văn bản trên môi trường mạng (phòng, ban)\n(10/12 đơn vị báo cáo)"
     assert by_code["NQ02-6"][3:] == ["0", "0", "không phát sinh", "không phát sinh", "100", "—"]
 
@@ -182,6 +205,9 @@ def test_submissions_section(doc):
         ["4", "Không xác định đơn vị (X-99999)", "bị từ chối", "07:00 19/03/2025", "2025-03/khong-ro.xlsx",
          "Ô C4: mã đơn vị X-99999 không có trong danh mục"],
         ["5", "Phòng Nội vụ (VL-NV)", "muộn", "08:15 21/03/2025", "2025-03/VL-NV.xlsx", ""],
+        # On time by its first version; the correction counts, to the minute.
+        ["6", "Xã Vĩnh Long (X-19387)", "đúng hạn, đã sửa đổi (2 phiên bản)", "14:30 20/03/2025",
+         "2025-03/X-19387-sua.xlsx", ""],
     ]
 
 
@@ -244,6 +270,8 @@ def test_workbook_submission_status(workbook):
     assert records["X-19375"]["Tình trạng"] == "chưa gửi" and records["X-19375"]["Thời điểm nhận"] is None
     assert records["VL-NV"]["Tình trạng"] == "muộn"
     assert records["VL-NV"]["Thời điểm nhận"] == datetime(2025, 3, 21, 8, 15)
+    assert (records["X-19387"]["Tình trạng"], records["X-19387"]["Số phiên bản"]) == ("đúng hạn", 2)
+    assert records["X-19387"]["Thời điểm nhận"] == datetime(2025, 3, 20, 14, 30)  # to the minute
     assert records["X-19378"]["Lý do"] == ("Ô D12: tử số 130 lớn hơn mẫu số 120\n"
                                            "Ô B3: kỳ báo cáo \"13/2025\" không đọc được")
     # The reason that looks like a formula is stored as text, behind an apostrophe.

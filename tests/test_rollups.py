@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from drive import write_csv
 from tthc import orchestration
+from tthc.calendar import DEFAULT_CALENDAR
 from tthc.periods import Period, RollupPeriod
 from tthc.settings import DEFAULT_CATALOGUE_DIR, Settings
 from tthc.warehouse import get_engine, transaction
@@ -65,7 +66,7 @@ def test_rollup_labels_and_decree09_bounds():
     q1, h2, year = RollupPeriod.parse("2025-Q1"), RollupPeriod.parse("2025-H2"), RollupPeriod.parse("2025")
     assert [p.label for p in q1.months] == ["2025-01", "2025-02", "2025-03"]
     assert [p.label for p in h2.months][0] == "2025-07" and len(year.months) == 12
-    start, end = year.bounds("decree09")
+    start, end = DEFAULT_CALENDAR.bounds(year)
     assert (start.isoformat(), end.isoformat()) == ("2024-12-15T00:00:00+07:00", "2025-12-15T00:00:00+07:00")
     assert (q1.title_vi(), h2.title_vi(), year.title_vi()) == ("quý I năm 2025", "6 tháng cuối năm 2025", "năm 2025")
 
@@ -173,6 +174,141 @@ def test_re_aggregating_a_month_refreshes_the_rollup(tmp_path):
     get_engine(settings.warehouse_url).dispose()
 
 
+# --- a correction rewrites every report it changes ---------------------------------------------------------
+
+
+def _figures(xlsx: str, code: str) -> dict:
+    """The TongHop row of indicator `code` in a report workbook, by column header."""
+    ws = load_workbook(xlsx)["TongHop"]
+    header = [c.value for c in ws[4]]
+    return dict(zip(header, next(r for r in ws.iter_rows(min_row=5, values_only=True) if r[0] == code)))
+
+
+def _reported_quarter(root):
+    """2025-01..04 aggregated, Q1 rolled up, and the 2025-03, 2025-04 and 2025-Q1 reports written."""
+    settings = settings_at(root)
+    submit(settings, "X-19363", "2025-01", [("NQ01-3", 10, 20)])
+    submit(settings, "X-19363", "2025-03", [("NQ01-3", 5, 10)])
+    submit(settings, "X-19363", "2025-04", [("NQ01-3", 8, 10)])
+    for month in (1, 2, 3, 4):
+        run_month(settings, Period(2025, month))
+    orchestration.aggregate_rollup(settings, "2025-Q1")
+    reports = {label: orchestration.write_report(settings, label) for label in ("2025-03", "2025-04", "2025-Q1")}
+    april, q1 = _figures(reports["2025-04"]["xlsx"], "NQ01-3"), _figures(reports["2025-Q1"]["xlsx"], "NQ01-3")
+    assert (april["Tử số lũy kế"], april["Mẫu số lũy kế"], q1["Tử số"], q1["Mẫu số"]) == (23, 40, 15, 30)
+    # The unit corrects March (5/10 → 9/10) after April and the quarter were reported.
+    write_csv(settings.shared_drive, "2025-03/X-19363-sua.csv", "X-19363", "2025-03", [("NQ01-3", 9, 10)],
+              mtime="2025-04-20 09:00")
+    return settings, reports
+
+
+def _check_rewritten(reports: dict) -> None:
+    march, april = _figures(reports["2025-03"]["xlsx"], "NQ01-3"), _figures(reports["2025-04"]["xlsx"], "NQ01-3")
+    q1 = _figures(reports["2025-Q1"]["xlsx"], "NQ01-3")
+    assert (march["Tử số"], march["Mẫu số"]) == (9, 10)
+    assert (april["Tử số"], april["Tử số lũy kế"], april["Mẫu số lũy kế"]) == (8, 27, 40)  # 10 + 9 + 8
+    assert (q1["Tử số"], q1["Mẫu số"], q1["Tỷ lệ quý"]) == (19, 30, pytest.approx(19 / 30))
+    table = next([[c.text for c in r.cells] for r in t.rows] for t in Document(reports["2025-04"]["docx"]).tables
+                 if t.rows[0].cells[0].text == "STT" and t.rows[0].cells[1].text == "Mã")
+    assert next(r for r in table if r[1] == "NQ01-3")[5:7] == ["80,0%", "67,5%"]  # the month, the year to date
+
+
+def test_a_correction_through_tthc_run_rewrites_the_later_month_and_the_quarter(tmp_path):
+    import subprocess
+    import sys
+
+    settings, reports = _reported_quarter(tmp_path)
+    env = {"TTHC_DATA_DIR": str(settings.data_dir), "TTHC_SHARED_DRIVE": str(settings.shared_drive),
+           "PATH": "/usr/bin:/bin"}
+    summary = json.loads(subprocess.run([sys.executable, "-m", "tthc.cli", "run", "--period", "2025-03"],
+                                        capture_output=True, text=True, env=env, check=True).stdout)
+    assert (summary["aggregate"]["refreshed_later_periods"], summary["aggregate"]["refreshed_rollups"]) == (
+        ["2025-04"], ["2025-Q1"])
+    assert summary["report"]["docx"] == reports["2025-03"]["docx"]
+    assert [(r["period"], r["docx"]) for r in summary["refreshed_reports"]] == [
+        ("2025-04", reports["2025-04"]["docx"]), ("2025-Q1", reports["2025-Q1"]["docx"])]
+    _check_rewritten(reports)
+    get_engine(settings.warehouse_url).dispose()
+
+
+@pytest.mark.airflow
+def test_a_correction_through_airflow_rewrites_the_later_month_and_the_quarter(airflow_db, tmp_path, monkeypatch):
+    """The monthly DAG re-aggregates 2025-03; the scheduler's own code makes the asset-triggered report
+    run (dag.test() only makes manual runs, so it runs that one), which rewrites 2025-03, 2025-04 and
+    2025-Q1, and also reports an update that arrived after the run's queue entry (not handed to it)."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.jobs.job import Job
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+    from airflow.models import DagModel, DagRun
+    from airflow.models import dagrun as dagrun_module
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+    from airflow.assets.manager import AssetManager
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from conftest import ROOT
+
+    settings, reports = _reported_quarter(tmp_path)
+    monkeypatch.setenv("TTHC_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("TTHC_SHARED_DRIVE", str(settings.shared_drive))
+    def load(dag_id: str):
+        """A freshly parsed DAG, as a worker has (dag.test() runs tasks in-process, and a run's conf
+        stays in the DAG object's params)."""
+        dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag(dag_id)
+        for t in dag.tasks:
+            t.retries = 0
+        return dag
+
+    # By hand first (also puts the DAGs in the metadata DB); then unpaused, as deployed: a paused
+    # DAG gets no asset queue entry.
+    assert str(load("tthc_monthly_report").test(run_conf={"period": "2025-03"}).state) == "success"
+    with create_session() as session:
+        session.get(DagModel, "tthc_monthly_report").is_paused = False
+
+    assert str(load("tthc_monthly_shared_drive").test(run_conf={"period": "2025-03"}).state) == "success"
+    with create_session() as session:
+        marts = session.scalar(select(AssetModel).where(AssetModel.name == "tthc_marts"))
+        event = session.scalars(select(AssetEvent).where(AssetEvent.asset_id == marts.id)
+                                .order_by(AssetEvent.id.desc())).first()
+        assert event.extra == {"period": "2025-03", "refreshed_later_periods": ["2025-04"],
+                               "refreshed_rollups": ["2025-Q1"]}
+        # Another update (February's) lands after the queue entry was made, before the run is.
+        late = AssetManager.register_asset_change(
+            asset=marts, session=session,
+            extra={"period": "2025-02", "refreshed_later_periods": ["2025-03", "2025-04"],
+                   "refreshed_rollups": ["2025-Q1"]})
+        assert session.scalar(select(AssetDagRunQueue).where(
+            AssetDagRunQueue.target_dag_id == "tthc_monthly_report")).created_at < late.timestamp
+    with create_session() as session:
+        SchedulerJobRunner(job=Job())._create_dag_runs_asset_triggered(
+            dag_models=[session.get(DagModel, "tthc_monthly_report")], session=session)
+        run = session.scalars(select(DagRun).where(DagRun.dag_id == "tthc_monthly_report",
+                                                   DagRun.run_type == "asset_triggered")).one()
+        run_id, consumed = run.id, {e.id for e in run.consumed_asset_events}
+    assert event.id in consumed and late.id not in consumed  # Airflow leaves February's to a later update
+
+    def the_asset_triggered_run(*, dag, session, **_kw):
+        dr = session.get(DagRun, run_id)
+        dr.state, dr.dag = "running", dag
+        session.commit()
+        return dr
+
+    monkeypatch.setattr(dagrun_module, "get_or_create_dagrun", the_asset_triggered_run)
+    assert str(load("tthc_monthly_report").test().state) == "success"
+    _check_rewritten(reports)
+    assert (settings.reports_dir / "2025-02" / "BaoCao_TTHC_2025-02.xlsx").exists()  # the late update's
+    get_engine(settings.warehouse_url).dispose()
+
+
+def test_reports_changed_by_names_each_report_once_months_first():
+    changes = [{"period": "2025-03", "refreshed_later_periods": ["2025-04", "2025-05"],
+                "refreshed_rollups": ["2025", "2025-Q1", "2025-H1"]},
+               {"period": "2025-05", "refreshed_later_periods": [], "refreshed_rollups": ["2025"]},
+               {"period": "2025-02"}]  # an event from before roll-ups were named
+    assert orchestration.reports_changed_by(changes) == [
+        "2025-02", "2025-03", "2025-04", "2025-05", "2025-Q1", "2025-H1", "2025"]
+
+
 # --- the year across the reorganisation ------------------------------------------------------------------
 
 
@@ -246,6 +382,88 @@ def test_successors_follow_the_unit_code_not_the_gso_code(tmp_path):
     get_engine(settings.warehouse_url).dispose()
 
 
+def _doc_texts(path: str) -> list[str]:
+    doc = Document(path)
+    return [p.text for p in doc.paragraphs] + [
+        p.text for t in doc.tables for row in t.rows for c in row.cells for p in c.paragraphs]
+
+
+def test_the_issuing_body_follows_the_two_tier_reorganisation(year):
+    june = orchestration.report_period(year, Period(2025, 6))
+    july = orchestration.report_period(year, Period(2025, 7))
+    # Through 2025-06 the district issues the one report; from 2025-07 each new commune issues its
+    # own and the area summary comes from the body the catalogue names for it.
+    assert (june["issuer"], june["unit_reports"]) == ("UBND huyện Vĩnh Linh", [])
+    assert july["issuer"] == "Văn phòng UBND tỉnh Quảng Trị"
+    assert [(r["unit"], r["issuer"]) for r in july["unit_reports"]] == [
+        ("XM-19363", "UBND xã Vĩnh Linh"), ("XM-19366", "UBND xã Bến Quan"), ("XM-19372", "UBND xã Vĩnh Hoàng"),
+        ("XM-19405", "UBND xã Vĩnh Thủy"), ("XM-19414", "UBND xã Cửa Tùng")]
+    folder = year.reports_dir / "2025-07"
+    assert sorted(p.name for p in folder.iterdir() if p.suffix == ".docx") == [
+        "BaoCao_TTHC_2025-07.docx", *(f"BaoCao_TTHC_2025-07_{u}.docx" for u in
+                                      ("XM-19363", "XM-19366", "XM-19372", "XM-19405", "XM-19414"))]
+
+    texts = _doc_texts(june["docx"])
+    assert {"ỦY BAN NHÂN DÂN", "HUYỆN VĨNH LINH", "Số:      /BC-UBND",
+            "Vĩnh Linh, ngày     tháng     năm 2025"} <= set(texts)
+    texts = _doc_texts(july["docx"])
+    assert not any("HUYỆN VĨNH LINH" in t for t in texts)
+    assert {"UBND TỈNH QUẢNG TRỊ", "VĂN PHÒNG", "Số:      /BC-VP", "Quảng Trị, ngày     tháng     năm 2025",
+            "KT. CHÁNH VĂN PHÒNG", "PHÓ CHÁNH VĂN PHÒNG", "- Lưu: VT, KSTT."} <= set(texts)
+    assert any(t.startswith("Thực hiện Kế hoạch cải cách thủ tục hành chính trọng tâm năm 2025 của UBND huyện "
+                            "Vĩnh Linh, Văn phòng UBND tỉnh Quảng Trị báo cáo") for t in texts)
+
+    thuy = next(r for r in july["unit_reports"] if r["unit"] == "XM-19405")
+    texts = _doc_texts(thuy["docx"])
+    assert {"ỦY BAN NHÂN DÂN", "XÃ VĨNH THỦY", "Số:      /BC-UBND", "Vĩnh Thủy, ngày     tháng     năm 2025",
+            "TM. ỦY BAN NHÂN DÂN", "- Chủ tịch, các PCT UBND xã;", "- Lưu: VT."} <= set(texts)
+    assert any(t.endswith("tháng 07/2025 của UBND xã Vĩnh Thủy./.") for t in texts)
+    assert Document(thuy["docx"]).core_properties.author == "UBND xã Vĩnh Thủy"
+    # Its own figures: 45/50 in July, and a year to date including the old communes merged into it.
+    table = next([[c.text for c in r.cells] for r in t.rows] for t in Document(thuy["docx"]).tables
+                 if t.rows[0].cells[0].text == "STT" and t.rows[0].cells[1].text == "Mã")
+    assert next(r for r in table if r[1] == "NQ01-3")[2:] == [
+        "Hồ sơ trực tuyến", "45", "50", "90,0%", "63,3%", "≥ 50", "✓"]  # 95/150 since January
+    assert next(r for r in table if r[1] == "NQ01-2")[5:] == ["chưa có số liệu", "chưa có số liệu", "≥ 45", "—"]
+    assert any(t.startswith("Báo cáo của Xã Vĩnh Thủy: đúng hạn, nhận lúc 09:00 10/07/2025. Hạn gửi báo cáo: "
+                            "hết ngày") for t in texts)
+    wb = load_workbook(thuy["xlsx"])
+    assert wb["TongHop"]["A1"].value == "Kết quả các chỉ tiêu cải cách TTHC của xã tháng 07/2025"
+    assert [r[0] for r in wb["Xa"].iter_rows(min_row=5, values_only=True)] == ["XM-19405"] * 2
+
+    # Roll-ups ending after the reorganisation: the area summary's issuer of their last day.
+    assert orchestration.report_rollup(year, "2025-H1")["issuer"] == "UBND huyện Vĩnh Linh"
+    assert orchestration.report_rollup(year, "2025")["issuer"] == "Văn phòng UBND tỉnh Quảng Trị"
+
+
+@pytest.mark.parametrize("edit, error", [
+    (lambda t: t.replace("2025-07-01,\n", "2025-06-01,\n", 1), "overlap another row for area"),
+    (lambda t: t + "XX-1,,A,B,xã,P,BC,T,,R,2025-07-01,\n", "scope must be 'area' or a unit code"),
+    (lambda t: t.replace("UBND xã Bến Quan,xã,Bến Quan", "UBND xã Bến Quan,xã,"), "empty place"),
+])
+def test_bad_issuer_rows_are_refused_naming_the_line(tmp_path, edit, error):
+    from tthc.catalogue import Catalogue, CatalogueError
+
+    catalogue = tmp_path / "catalogue"
+    shutil.copytree(DEFAULT_CATALOGUE_DIR, catalogue)
+    issuers = catalogue / "issuers.csv"
+    issuers.write_text(edit(issuers.read_text(encoding="utf-8")), encoding="utf-8")
+    with pytest.raises(CatalogueError, match=f"issuers.csv line \\d+ .*{error}"):
+        Catalogue.load(catalogue)
+
+
+def test_a_period_without_an_issuer_says_which_row_is_missing(tmp_path):
+    from tthc.catalogue import Catalogue, CatalogueError
+
+    catalogue = tmp_path / "catalogue"
+    shutil.copytree(DEFAULT_CATALOGUE_DIR, catalogue)
+    issuers = catalogue / "issuers.csv"
+    issuers.write_text("\n".join(l for l in issuers.read_text(encoding="utf-8").splitlines()
+                                  if not l.startswith("area,UBND")) + "\n", encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"no issuer for 'area' on 14/07/2025"):
+        Catalogue.load(catalogue).issuer("area", DEFAULT_CALENDAR.last_day(Period(2025, 7)))
+
+
 def test_the_year_spans_the_reorganisation_and_meets_the_stretch_targets_or_not(year):
     a = area(year, "2025", "NQ01-3")
     assert (a["numerator"], a["denominator"]) == (110, 172)  # Σ all units Jan–Dec
@@ -288,7 +506,8 @@ def test_the_annual_report(year):
     stretch = next([[c.text for c in r.cells] for r in t.rows] for t in doc.tables
                    if t.rows[0].cells[-2].text == "Mục tiêu cuối năm")
     assert stretch[1:] == [["1", "NQ01-1", "DVC trực tuyến toàn trình", "87,5%", "≥ 80", "≥ 100", "Chưa đạt mục tiêu"],
-                           ["2", "NQ01-3", "Hồ sơ trực tuyến", "63,9%", "≥ 50", "≥ 80", "Chưa đạt mục tiêu"]]
+                           # 110/172 = 63,95 %, rounded half up
+                           ["2", "NQ01-3", "Hồ sơ trực tuyến", "64,0%", "≥ 50", "≥ 80", "Chưa đạt mục tiêu"]]
     wb = load_workbook(result["xlsx"])
     header = [c.value for c in wb["Xa"][4]]
     records = [dict(zip(header, r)) for r in wb["Xa"].iter_rows(min_row=5, values_only=True)]
@@ -380,7 +599,7 @@ def test_alerts_of_a_rollup_run_name_the_rollup_period():
     timetable = ReportingPeriodTimetable("quarter")
     start, end = timetable.interval_for_label("2025-Q1")
     context = {"dag": SimpleNamespace(timetable=timetable), "data_interval_start": start, "data_interval_end": end,
-               "dag_run": SimpleNamespace(conf={}), "params": {}}
+               "logical_date": start, "dag_run": SimpleNamespace(conf={}), "params": {}}
     assert _context_period(context) == "2025-Q1"
     context["dag_run"] = SimpleNamespace(conf={"period": "2025-Q2"})
     assert _context_period(context) == "2025-Q2"

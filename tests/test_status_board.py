@@ -7,7 +7,9 @@ tests run the real one (get_user → JWT from the Bearer header or the `_token` 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -174,6 +176,7 @@ def test_board_content(client, monkeypatch):
     order = [r["attrs"]["data-status"] for r in page.tables["status"][1:]]
     assert order == sorted(order, key=board.STATUS_ORDER.index)
     assert "chưa gửi: 25" in " ".join(html.replace("<b>", "").replace("</b>", "").split())
+    assert "Hạn gửi báo cáo: hết ngày 19/03/2025" in html  # the reporting calendar's last day on time
 
     # Heat-map: columns are the period's indicators, cells the unit's rate coloured by the target.
     head = [a.get("data-indicator") for _, a in Tables(html).tables["heatmap"][0]["cells"][1:]]
@@ -186,12 +189,12 @@ def test_board_content(client, monkeypatch):
     assert cell("X-19363", "NQ01-5")[0] == "90,0%" and "ko" in css("X-19363", "NQ01-5")  # target = 100
     assert cell("X-19363", "NQ02-5")[0] == "90,0%"  # NQ02-5 repeats NQ01-5
     assert cell("X-19363", "NQ02-6")[0] == "không phát sinh" and "nil" in css("X-19363", "NQ02-6")  # 0/0
-    assert cell("X-19366", "NQ01-3")[0] == "16,6%" and "ko" in css("X-19366", "NQ01-3")  # 10/60
+    assert cell("X-19366", "NQ01-3")[0] == "16,7%" and "ko" in css("X-19366", "NQ01-3")  # 10/60, half up
     assert cell("VL-NV", "NQ01-3")[0] == "100,0%"  # the correction counts
     for unit in ("VL-TP", "VL-YT", "VL-GDDT"):  # rejected or missing: not reported, blank
         assert cell(unit, "NQ01-3")[0] == "" and "blank" in css(unit, "NQ01-3")
     assert "10/60" in cell("X-19366", "NQ01-3")[1]["title"]
-    assert cell("", "NQ01-3")[0] == "41,1%"  # the area: (30 + 10 + 2) / (40 + 60 + 2)
+    assert cell("", "NQ01-3")[0] == "41,2%"  # the area: (30 + 10 + 2) / (40 + 60 + 2) = 41,18 %
 
     # Links: the DAG run whose data interval is the period, and the period's report files.
     assert asked == [(datetime(2025, 2, 15, tzinfo=LOCAL_TZ), datetime(2025, 3, 15, tzinfo=LOCAL_TZ))]
@@ -286,6 +289,66 @@ def test_empty_or_missing_warehouse(tmp_path, monkeypatch):
     r = TestClient(app).get("/")
     assert r.status_code == 503 and "Không đọc được kho dữ liệu" in r.text
     assert not (tmp_path / "nothing" / "warehouse.sqlite").exists()  # the board never creates one
+
+
+def test_the_board_reads_the_warehouse_of_the_tasks_connection_not_the_environment(warehouse, tmp_path,
+                                                                                    monkeypatch):
+    """The environment points at an empty data folder; the `tthc_warehouse` connection and the
+    `tthc_reports_dir` variable the tasks use point at the real warehouse and reports: the board follows them."""
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setattr(board, "find_dag_run", lambda start, end: None)
+    monkeypatch.setenv("TTHC_DATA_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("AIRFLOW_CONN_TTHC_WAREHOUSE", json.dumps(
+        {"conn_type": "generic", "extra": {"url": warehouse.warehouse_url}}))
+    monkeypatch.setenv("AIRFLOW_VAR_TTHC_REPORTS_DIR", str(warehouse.reports_dir))
+    app = board.create_app()
+    app.dependency_overrides[board.board_reader()] = FakeUser
+    client = TestClient(app)
+    r = client.get("/", params={"period": "2025-03"})
+    assert r.status_code == 200, r.text
+    assert Tables(r.text).rows("status")["X-19363"][2][0] == "đúng hạn"
+    report = "/reports/2025-03/BaoCao_TTHC_2025-03.docx"
+    assert Tables(r.text).links["BaoCao_TTHC_2025-03.docx"] == report
+    assert client.get(report).content == (warehouse.reports_dir / "2025-03" / "BaoCao_TTHC_2025-03.docx").read_bytes()
+
+    # Without them, the environment's (empty) installation: no warehouse, no report.
+    monkeypatch.delenv("AIRFLOW_CONN_TTHC_WAREHOUSE")
+    monkeypatch.delenv("AIRFLOW_VAR_TTHC_REPORTS_DIR")
+    assert client.get("/", params={"period": "2025-03"}).status_code == 503
+    assert client.get(report).status_code == 404
+    assert not (tmp_path / "elsewhere" / "warehouse.sqlite").exists()
+
+
+@pytest.mark.postgres
+def test_a_postgres_tthc_warehouse_connection_and_its_password_never_shown(pg_url, tmp_path, monkeypatch):
+    """A postgres-type `tthc_warehouse` connection (host, port, login, password, schema), as a deployment
+    defines it, while the environment names no warehouse."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy.engine import make_url
+
+    from tthc.warehouse import migrate
+
+    migrate(pg_url)  # an empty warehouse: the schema, no period yet
+    canary = "pg-canary-Pw@7f3a:9c"  # trust auth ignores it; it must never reach the page or the log
+    url = make_url(pg_url)
+
+    def connection(database: str) -> str:
+        return json.dumps({"conn_type": "postgres", "host": url.host, "port": url.port, "login": url.username,
+                           "password": canary, "schema": database})
+
+    monkeypatch.setenv("TTHC_DATA_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("AIRFLOW_CONN_TTHC_WAREHOUSE", connection(url.database))
+    app = board.create_app()
+    app.dependency_overrides[board.board_reader()] = FakeUser
+    client = TestClient(app)
+    r = client.get("/")
+    assert r.status_code == 200 and "Kho dữ liệu chưa có kỳ báo cáo nào đã tổng hợp." in r.text
+
+    monkeypatch.setenv("AIRFLOW_CONN_TTHC_WAREHOUSE", connection("tthc_board_no_such_db"))
+    r = client.get("/")
+    assert r.status_code == 503 and 'database "tthc_board_no_such_db" does not exist' in unescape(r.text)
+    assert canary not in r.text and "7f3a" not in r.text
 
 
 def test_report_download(client, warehouse):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from tthc.calendar import DEFAULT_CALENDAR
 from tthc.catalogue import Catalogue
 from tthc_testing.sample_share import LAYOUT_VARIANTS, generate_shared_drive
 from tthc.periods import Period
@@ -234,7 +235,7 @@ def test_demo_mtimes_follow_the_deadline(demo):
     root, manifest = demo
     for label, units in manifest.items():
         period = Period.parse(label)
-        end, deadline = period.bounds()[1].timestamp(), period.deadline().timestamp()
+        end, deadline = DEFAULT_CALENDAR.bounds(period)[1].timestamp(), DEFAULT_CALENDAR.deadline(period).end.timestamp()
         for e in units.values():
             times = [os.stat(root / f).st_mtime for f in e["files"]]
             assert times == sorted(times)

@@ -13,6 +13,7 @@ import pytest
 import airflow  # noqa: F401  - puts the plugins folder (set in conftest) on sys.path
 from conftest import ROOT
 
+from tthc.calendar import DEFAULT_CALENDAR, ReportingCalendar
 from tthc.periods import Period
 from tthc_timetables import ReportingPeriodTimetable, TthcTimetablesPlugin, describe_interval
 
@@ -74,11 +75,13 @@ def test_intervals_are_utc_pendulum_datetimes():
 
 
 @pytest.mark.parametrize("scheme", ["decree09", "calendar"])
-def test_monthly_bounds_agree_with_tthc_periods(scheme):
+def test_monthly_intervals_are_the_reporting_calendars_periods(scheme):
     tt = ReportingPeriodTimetable("month", scheme=scheme)
+    calendar = ReportingCalendar(scheme=scheme)
     for p in Period.range(Period(2023, 11), Period(2026, 2)):
-        assert interval(tt, p.label) == p.bounds(scheme), p.label
-        assert Period.for_interval(*interval(tt, p.label)) == p
+        assert interval(tt, p.label) == calendar.bounds(p), p.label
+        assert calendar.exact(*interval(tt, p.label)) == p
+    assert ReportingPeriodTimetable.for_calendar(calendar, "quarter") == ReportingPeriodTimetable("quarter", scheme)
 
 
 def test_quarter_is_union_of_its_months():
@@ -121,7 +124,7 @@ def test_catchup_first_six_monthly_runs():
     assert [tt.label_for_interval(*i.data_interval) for i in infos] == [
         "2025-01", "2025-02", "2025-03", "2025-04", "2025-05", "2025-06"]
     assert [i.data_interval for i in infos] == [
-        DataInterval(*Period.parse(lbl).bounds()) for lbl in
+        DataInterval(*DEFAULT_CALENDAR.bounds(Period.parse(lbl))) for lbl in
         ["2025-01", "2025-02", "2025-03", "2025-04", "2025-05", "2025-06"]]
     # Runs are created once the period is over.
     assert all(i.run_after == i.data_interval.end for i in infos)
@@ -189,24 +192,30 @@ def test_next_run_after_a_misaligned_interval_moves_forward():
     assert tt.label_for_interval(*info.data_interval) == "2025-05"  # first 15th at/after 01/04
 
 
+# Airflow 3.3 hands infer_manual_data_interval the logical date a user picks in the UI (or gives
+# dag.test()): the interval is the period holding it, the period the run processes (a logical date
+# of 10/03/2025 is 2025-03, not 2025-02 as when the interval was the last period ended before it).
 @pytest.mark.parametrize("run_after, expected", [
-    (local(2025, 3, 15, 0, 0, 0), "2025-03"),
-    (local(2025, 3, 14, 23, 59, 59), "2025-02"),
-    (local(2025, 1, 10), "2024-12"),
+    (local(2025, 3, 15, 0, 0, 0), "2025-04"),
+    (local(2025, 3, 14, 23, 59, 59), "2025-03"),
+    (local(2025, 3, 10), "2025-03"),
+    (local(2025, 1, 10), "2025-01"),
+    (local(2024, 12, 15), "2025-01"),
 ])
-def test_manual_inference(run_after, expected):
+def test_manual_inference_is_the_period_holding_the_date(run_after, expected):
     tt = ReportingPeriodTimetable("month")
     iv = tt.infer_manual_data_interval(run_after=pendulum.instance(run_after.astimezone(UTC)))
     assert tt.label_for_interval(*iv) == expected
-    assert (iv.start, iv.end) == Period.parse(expected).bounds()
+    assert (iv.start, iv.end) == DEFAULT_CALENDAR.bounds(Period.parse(expected))
 
 
 def test_manual_inference_for_quarters_and_calendar():
     q = ReportingPeriodTimetable("quarter")
-    assert q.label_for_interval(*q.infer_manual_data_interval(run_after=local(2025, 3, 15))) == "2025-Q1"
-    assert q.label_for_interval(*q.infer_manual_data_interval(run_after=local(2025, 3, 14))) == "2024-Q4"
+    assert q.label_for_interval(*q.infer_manual_data_interval(run_after=local(2025, 3, 15))) == "2025-Q2"
+    assert q.label_for_interval(*q.infer_manual_data_interval(run_after=local(2025, 3, 14))) == "2025-Q1"
     c = ReportingPeriodTimetable("month", scheme="calendar")
-    assert c.label_for_interval(*c.infer_manual_data_interval(run_after=local(2025, 4, 1))) == "2025-03"
+    assert c.label_for_interval(*c.infer_manual_data_interval(run_after=local(2025, 4, 1))) == "2025-04"
+    assert c.label_for_interval(*c.infer_manual_data_interval(run_after=local(2025, 3, 31, 23))) == "2025-03"
 
 
 # ---- words for the UI -------------------------------------------------------------------------
@@ -257,11 +266,16 @@ def test_generate_run_id_names_the_period():
     qiv = q.interval_for_label("2025-Q1")
     assert q.generate_run_id(run_type=DagRunType.BACKFILL_JOB, run_after=qiv.end, data_interval=qiv) == (
         "backfill__2025-Q1__2025-03-14T17:00:00+00:00")
-    # No interval, or one that is not a period: Airflow's default id.
+    # No interval, one that is not a period, or a period not ended when the run was made (`airflow
+    # dags trigger` infers it from the trigger time; the run processes its logical date's period or
+    # is refused): Airflow's default id.
     assert tt.generate_run_id(run_type=DagRunType.MANUAL, run_after=now, data_interval=None) == (
         "manual__2025-03-20T02:30:00+00:00")
     odd = DataInterval(now, now.add(days=1))
     assert tt.generate_run_id(run_type=DagRunType.MANUAL, run_after=now, data_interval=odd) == (
+        "manual__2025-03-20T02:30:00+00:00")
+    current = tt.infer_manual_data_interval(run_after=now)  # 2025-04, ending 15/04
+    assert tt.generate_run_id(run_type=DagRunType.MANUAL, run_after=now, data_interval=current) == (
         "manual__2025-03-20T02:30:00+00:00")
 
 
@@ -402,14 +416,30 @@ def test_metadata_db_scheduler_and_manual_runs_carry_the_period(probe_dag_in_db)
                                   triggered_by=DagRunTriggeredByType.TIMETABLE,
                                   state=DagRunState.QUEUED, session=session)
         assert dr.run_id == run_id
-        assert (dr.data_interval_start, dr.data_interval_end) == Period.parse("2025-01").bounds()
+        assert (dr.data_interval_start, dr.data_interval_end) == DEFAULT_CALENDAR.bounds(Period.parse("2025-01"))
 
-    # A manual trigger (what the UI, REST API and `airflow dags trigger` call).
+    # `airflow dags trigger --logical-date` (airflow.api.common.trigger_dag): Airflow infers the
+    # interval from the trigger time, here inside 2025-04, not ended yet: the run id names no period.
+    # The run processes the period of its logical date (tthc.calendar: period_of_run), 2025-03.
     dr = trigger_dag(dag_id, triggered_by=DagRunTriggeredByType.TEST,
-                     logical_date=pendulum.datetime(2025, 3, 20, 9, 0, tz="Asia/Ho_Chi_Minh"),
+                     logical_date=pendulum.datetime(2025, 3, 10, 9, 0, tz="Asia/Ho_Chi_Minh"),
                      run_after=pendulum.datetime(2025, 3, 20, 2, 0, tz="UTC"))
-    assert dr.run_id == "manual__2025-03__2025-03-20T02:00:00+00:00"
-    assert (dr.data_interval_start, dr.data_interval_end) == Period.parse("2025-03").bounds()
+    assert dr.run_id == "manual__2025-03-20T02:00:00+00:00"
+    assert (dr.data_interval_start, dr.data_interval_end) == DEFAULT_CALENDAR.bounds(Period.parse("2025-04"))
+    assert DEFAULT_CALENDAR.period_of_run(logical_date=dr.logical_date, run_type="manual",
+                                          data_interval=(dr.data_interval_start, dr.data_interval_end)).label == (
+        "2025-03")
+
+    # The UI and the REST API (POST /dags/{id}/dagRuns) infer the interval from the logical date:
+    # interval, run id and work are the period holding it.
+    from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
+
+    with create_session() as session:
+        serdag = DBDagBag().get_latest_version_of_dag(dag_id, session=session)
+    run = TriggerDAGRunPostBody(logical_date=pendulum.datetime(2025, 3, 10, 9, 0, tz="Asia/Ho_Chi_Minh"),
+                                run_after=pendulum.datetime(2026, 11, 29, 3, 0, tz="UTC")).validate_context(serdag)
+    assert run["run_id"] == "manual__2025-03__2026-11-29T03:00:00+00:00"
+    assert tuple(run["data_interval"]) == DEFAULT_CALENDAR.bounds(Period.parse("2025-03"))
 
 
 @pytest.mark.airflow
@@ -428,6 +458,6 @@ def test_backfill_runs_cover_periods_but_airflow_names_them(probe_dag_in_db):
                                .where(BackfillDagRun.backfill_id == backfill.id)
                                .order_by(DagRun.data_interval_start)).all()
         assert [(r.data_interval_start, r.data_interval_end) for r in runs] == [
-            Period.parse(p).bounds() for p in ("2025-02", "2025-03")]
+            DEFAULT_CALENDAR.bounds(Period.parse(p)) for p in ("2025-02", "2025-03")]
         assert [r.run_id for r in runs] == ["backfill__2025-02-14T17:00:00+00:00",
                                             "backfill__2025-03-14T17:00:00+00:00"]

@@ -24,7 +24,8 @@ from datetime import datetime, timezone
 
 import httpx
 
-from .periods import Period, PeriodError, RollupPeriod
+from .calendar import ReportingCalendar
+from .periods import Period, PeriodError, RollupPeriod, parse_period
 
 DEFAULT_API_URL = "http://127.0.0.1:8080"
 # frequency → the DAG that runs one period of it (dags/tthc_monthly.py, dags/tthc_rollup_reports.py)
@@ -35,7 +36,6 @@ DAG_OF_FREQUENCY = {
     "year": "tthc_annual_report",
 }
 DAG_NAMES = {"monthly": "month", "quarterly": "quarter", "half-year": "half_year", "annual": "year"}
-_ROLLUP_SIZE = {"quarter": 3, "half_year": 6, "year": 12}
 
 
 class BackfillError(RuntimeError):
@@ -57,51 +57,31 @@ class Window:
         return self.starts[-1]
 
 
-def period_window(first: str, last: str, scheme: str = "decree09", now: datetime | None = None) -> Window:
+def period_window(first: str, last: str, calendar: ReportingCalendar, now: datetime | None = None) -> Window:
     """Periods first..last (same frequency, both closed) as a backfill window of logical dates."""
     items = periods_between(first, last)
     if not items:
         raise BackfillError(f"--from {first} is after --to {last}")
-    now = now or datetime.now(timezone.utc)
-    open_ = [p for p in items if p.bounds(scheme)[1] > now]
+    open_ = [p for p in items if not calendar.is_closed(p, now)]
     if open_:
-        end = open_[0].bounds(scheme)[1]
-        raise BackfillError(f"period {open_[0].label} has not closed yet (it closes {end:%d/%m/%Y %H:%M} "
-                            f"Asia/Ho_Chi_Minh): only closed periods can be backfilled")
+        raise BackfillError(f"period {open_[0].label} has not ended yet (last day "
+                            f"{calendar.last_day(open_[0]):%d/%m/%Y}): only closed periods can be backfilled")
     frequency = items[0].frequency if isinstance(items[0], RollupPeriod) else "month"
-    return Window(frequency, [p.label for p in items], [p.bounds(scheme)[0] for p in items])
+    return Window(frequency, [p.label for p in items], [calendar.bounds(p)[0] for p in items])
 
 
 def periods_between(first: str, last: str) -> list[Period] | list[RollupPeriod]:
     """Periods first..last, both included: months, or roll-ups of one frequency."""
-    frequency, first_item = _parse(first)
-    frequency_last, last_item = _parse(last)
-    if frequency != frequency_last:
+    try:
+        first_item, last_item = parse_period(first, None), parse_period(last, None)
+    except PeriodError as exc:
+        raise BackfillError(str(exc)) from None
+    if getattr(first_item, "frequency", "month") != getattr(last_item, "frequency", "month"):
         raise BackfillError(f"--from {first} and --to {last} are not the same kind of period")
-    return _between(first_item, last_item)
-
-
-def _parse(label: str):
-    try:
-        return "month", Period.parse(label)
-    except PeriodError:
-        pass
-    try:
-        rollup = RollupPeriod.parse(label)
-    except PeriodError:
-        raise BackfillError(f"{label!r} is not a period: YYYY-MM, YYYY-Q1..Q4, YYYY-H1..H2 or YYYY") from None
-    return rollup.frequency, rollup
-
-
-def _between(first, last) -> list:
-    if isinstance(first, Period):
-        return Period.range(first, last)
-    out, item = [], first
-    while (item.year, item.position) <= (last.year, last.position):
+    out, item = [], first_item
+    while not last_item.months[0] < item.months[0]:  # a roll-up's order is its first month's
         out.append(item)
-        per_year = 12 // _ROLLUP_SIZE[item.frequency]
-        index = item.year * per_year + item.position  # the next one's (0-based) index
-        item = RollupPeriod(item.frequency, index // per_year, index % per_year + 1)
+        item = item.shift(1)
     return out
 
 

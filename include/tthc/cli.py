@@ -11,12 +11,15 @@ from pathlib import Path
 
 from .backfill import BackfillError
 from .catalogue import CatalogueError
-from .periods import Period, PeriodError, RollupPeriod
+from .periods import Period, PeriodError, RollupPeriod, parse_period
 from .sources.portal.fetch import PortalError
 from .settings import Settings, SettingsError
+from .storage import StorageError
+from .textsafety import safe_text
 from .warehouse import WarehouseError
 
 BOOL_COLUMNS = {"meets_target", "ytd_meets_target", "meets_stretch"}
+TIME_COLUMNS = {"received_at", "deadline"}  # shown to the minute, local time (stored to the microsecond)
 
 
 def _period(value: str) -> Period:
@@ -29,26 +32,35 @@ def _period(value: str) -> Period:
 def _any_period(value: str) -> Period | RollupPeriod:
     """A month (2025-03) or a roll-up period (2025-Q1, 2025-H1, 2025)."""
     try:
-        return Period.parse(value)
-    except PeriodError:
-        pass
-    try:
-        return RollupPeriod.parse(value)
-    except PeriodError:
-        raise argparse.ArgumentTypeError(
-            f"kỳ báo cáo phải có dạng YYYY-MM, YYYY-Q1..Q4, YYYY-H1..H2 hoặc YYYY, nhận được {value!r}") from None
+        return parse_period(value, None)
+    except PeriodError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _normalise(row: dict) -> dict:
-    """Same output from SQLite and PostgreSQL: booleans as true/false, numbers as numbers."""
+    """Same output from SQLite and PostgreSQL: booleans as true/false, numbers as numbers, times to the minute."""
+    from .reports.formatting import iso_minute
+
     out = {}
     for k, v in row.items():
         if k in BOOL_COLUMNS and v is not None:
             v = bool(v)
+        elif k in TIME_COLUMNS:
+            v = iso_minute(v)
         elif hasattr(v, "is_integer") and not isinstance(v, float):  # Decimal from PostgreSQL
             v = float(v)
         out[k] = v
     return out
+
+
+def _cell(value) -> object:
+    """A value for a spreadsheet or a terminal: text made inert (file names and reasons come from the
+    units), numbers left numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return safe_text(value) if isinstance(value, str) else value
 
 
 def _emit(rows: list[dict], fmt: str, columns: list[str]) -> None:
@@ -60,13 +72,13 @@ def _emit(rows: list[dict], fmt: str, columns: list[str]) -> None:
         writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for r in rows:
-            writer.writerow({k: ("" if v is None else str(v).lower() if isinstance(v, bool) else v)
-                             for k, v in r.items()})
+            writer.writerow({k: _cell(v) for k, v in r.items()})
     else:
-        widths = {c: max([len(c)] + [len(str(r.get(c) or "")) for r in rows]) for c in columns}
+        cells = [{c: str(_cell(r.get(c))) for c in columns} for r in rows]
+        widths = {c: max([len(c)] + [len(r[c]) for r in cells]) for c in columns}
         print("  ".join(c.ljust(widths[c]) for c in columns))
-        for r in rows:
-            print("  ".join(str("" if r.get(c) is None else r.get(c)).ljust(widths[c]) for c in columns))
+        for r in cells:
+            print("  ".join(r[c].ljust(widths[c]) for c in columns))
 
 
 def _columns(conn, name: str, period: Period | RollupPeriod) -> tuple[list[dict], list[str]]:
@@ -159,7 +171,7 @@ def cmd_template(args, settings: Settings) -> int:
     from .sources.shared_drive.template import write_templates
 
     paths = write_templates(Catalogue.load(settings.catalogue_dir), args.period, Path(args.out),
-                            unit_code=args.unit, scheme=settings.period_scheme)
+                            unit_code=args.unit, calendar=settings.calendar)
     for p in paths:
         print(p)
     return 0
@@ -169,7 +181,7 @@ def cmd_backfill(args, settings: Settings) -> int:
     """Closed periods re-run by Airflow's scheduler, through the API server's backfill API."""
     from . import backfill
 
-    window = backfill.period_window(args.first, args.last, settings.period_scheme)
+    window = backfill.period_window(args.first, args.last, settings.calendar)
     dag_id = backfill.dag_for(window.frequency, args.dag)
     with backfill.AirflowApi(args.api_url) as api:
         if args.dry_run:
@@ -241,9 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return args.func(args, settings)
-    except (WarehouseError, PortalError, SettingsError, CatalogueError, BackfillError, FileNotFoundError,
+    except (WarehouseError, PortalError, SettingsError, CatalogueError, StorageError, BackfillError, OSError,
             ValueError) as exc:
-        print(f"tthc: {str(exc).splitlines()[0]}", file=sys.stderr)
+        # The environment, not a unit's file: one line naming the cause (with the system's errno text).
+        print(f"tthc: {(str(exc).strip() or exc.__class__.__name__).splitlines()[0]}", file=sys.stderr)
         return 2
 
 

@@ -7,6 +7,7 @@ JSON-serialisable summary (it becomes the task's XCom and the CLI's output).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 
 from . import warehouse
@@ -15,7 +16,7 @@ from .checks.submissions import validate_period
 from .marts import aggregate_period
 from .marts.reconciliation import reconcile
 from .marts.rollups import MonthsNotAggregated, aggregate_rollup, months_aggregated
-from .periods import LOCAL_TZ, Period, RollupPeriod
+from .periods import Period, PeriodError, RollupPeriod
 from .settings import Settings
 from .sources.portal.stage import PortalBatchQuarantined, compute_portal_indicators, ingest_portal_unit
 from .sources.shared_drive.stage import ingest_shared_drive
@@ -26,7 +27,8 @@ from .warehouse.load import load_period
 __all__ = ["MonthsNotAggregated", "PortalBatchQuarantined", "aggregate_period", "aggregate_rollup",
            "compute_portal_indicators", "deadline_passed", "ingest_portal_unit", "ingest_shared_drive",
            "load_period", "months_aggregated", "periods_to_rerun", "portal_units", "reconcile", "report_period",
-           "report_rollup", "run_pipeline", "run_portal", "run_rollup", "submission_progress", "validate_period"]
+           "report_rollup", "reports_changed_by", "run_pipeline", "run_portal", "run_rollup", "submission_progress",
+           "validate_period", "write_report"]
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +41,14 @@ def submission_progress(settings: Settings, period: Period, now: datetime | None
     with transaction(settings.warehouse_url) as conn:
         received = {r["unit_code"] for r in warehouse.query(conn, "queries/units_with_valid_submission",
                                                            period=period.label)}
-    expected = catalogue.units_in(period, settings.period_scheme)
+    expected = catalogue.units_in(period, settings.calendar)
     missing = [[u.code, u.name] for u in expected if u.code not in received]
-    deadline = period.deadline(settings.period_scheme, settings.deadline_workdays)
+    deadline = settings.calendar.deadline(period)
     progress = {"period": period.label, "expected": len(expected), "received": len(expected) - len(missing),
-                "missing": missing, "deadline": deadline.isoformat(),
+                "missing": missing, "deadline": deadline.last_day.isoformat(),
                 "deadline_passed": deadline_passed(settings, period, now)}
-    log.info("submissions for %s: %d/%d, deadline %s; missing: %s", period.label, progress["received"],
-             progress["expected"], deadline.isoformat(), ", ".join(code for code, _ in missing) or "none")
+    log.info("submissions for %s: %d/%d, deadline end of %s; missing: %s", period.label, progress["received"],
+             progress["expected"], deadline, ", ".join(code for code, _ in missing) or "none")
     return progress
 
 
@@ -59,12 +61,14 @@ def periods_to_rerun(settings: Settings) -> list[str]:
 
 
 def deadline_passed(settings: Settings, period: Period, now: datetime | None = None) -> bool:
-    return (now or datetime.now(LOCAL_TZ)) >= period.deadline(settings.period_scheme, settings.deadline_workdays)
+    return settings.calendar.deadline_passed(period, now)
 
 
 def report_period(settings: Settings, period: Period) -> dict:
+    """The period's Word and Excel report; a period not yet ended has none (PeriodNotClosed)."""
     from .reports import write_monthly_report
 
+    settings.calendar.require_closed(period)
     catalogue = load_catalogue(settings)
     with transaction(settings.warehouse_url) as conn:
         return write_monthly_report(conn, period, settings, catalogue)
@@ -75,7 +79,7 @@ def portal_units(settings: Settings, period: Period) -> list[str]:
     if not settings.portal_url:
         log.info("portal not configured (no TTHC_PORTAL_URL or tthc_portal connection): portal source skipped")
         return []
-    return [u.code for u in load_catalogue(settings).units_in(period, settings.period_scheme)]
+    return [u.code for u in load_catalogue(settings).units_in(period, settings.calendar)]
 
 
 def run_portal(settings: Settings, period: Period) -> dict:
@@ -96,7 +100,10 @@ def run_portal(settings: Settings, period: Period) -> dict:
 
 
 def run_pipeline(settings: Settings, period: Period) -> dict:
-    """The whole pipeline for one period (what `tthc run` does)."""
+    """The whole pipeline for one period (what `tthc run` does), and every report its marts update
+    changed: the later months whose year to date moved and the roll-ups that include it. A period not
+    yet ended is refused before anything is read or written (PeriodNotClosed)."""
+    settings.calendar.require_closed(period)
     summary = {
         "ingest": ingest_shared_drive(settings),
         "validate": validate_period(settings, period),
@@ -105,7 +112,31 @@ def run_pipeline(settings: Settings, period: Period) -> dict:
     summary["portal"] = run_portal(settings, period)
     summary["aggregate"] = aggregate_period(settings, period)
     summary["report"] = report_period(settings, period)
+    changed = reports_changed_by([summary["aggregate"]])
+    summary["refreshed_reports"] = [write_report(settings, label) for label in changed if label != period.label]
     return summary
+
+
+def reports_changed_by(changes: Iterable[dict]) -> list[str]:
+    """The reports some marts updates changed, each once: months (each update's period and the later
+    periods whose year to date it refreshed) in order, then the roll-ups it refreshed. `changes` are
+    aggregate_period summaries, or the `tthc_marts` asset events' extras (the same keys)."""
+    months, rollups = set(), set()
+    for change in changes:
+        if change.get("period"):
+            months.add(Period.parse(change["period"]).label)
+        months.update(Period.parse(p).label for p in change.get("refreshed_later_periods") or ())
+        rollups.update(RollupPeriod.parse(r).label for r in change.get("refreshed_rollups") or ())
+    return sorted(months) + sorted(rollups, key=lambda r: (RollupPeriod.parse(r).last.label, r))
+
+
+def write_report(settings: Settings, label: str) -> dict:
+    """The report of a month ('2025-03') or of a roll-up ('2025-Q1', '2025-H1', '2025')."""
+    try:
+        period = Period.parse(label)
+    except PeriodError:
+        return report_rollup(settings, RollupPeriod.parse(label))
+    return report_period(settings, period)
 
 
 def report_rollup(settings: Settings, label: str | RollupPeriod) -> dict:
@@ -113,6 +144,7 @@ def report_rollup(settings: Settings, label: str | RollupPeriod) -> dict:
     from .reports import write_rollup_report
 
     rollup = RollupPeriod.parse(label) if isinstance(label, str) else label
+    settings.calendar.require_closed(rollup)
     with transaction(settings.warehouse_url) as conn:
         return write_rollup_report(conn, rollup, settings, load_catalogue(settings))
 

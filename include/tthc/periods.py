@@ -1,13 +1,18 @@
-"""Reporting periods (spec "Periods"): labels YYYY-MM, Decree 09 or calendar bounds, deadlines."""
+"""Reporting periods as small values (spec "Periods"): labels YYYY-MM, and quarters, halves, years.
+
+What a period covers (its bounds under Decree 09 or calendar months), its deadline and its words
+depend on the deployment's scheme and days off: ask the reporting calendar (`tthc.calendar`).
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from functools import total_ordering
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
+# The office's zone: timestamps (file times, portal dates) are read and shown in it.
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 _LABEL = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -23,6 +28,7 @@ class Period:
 
     year: int
     month: int
+    frequency: ClassVar[str] = "month"
 
     def __post_init__(self):
         if not (1 <= self.month <= 12) or not (1900 <= self.year <= 9999):
@@ -49,40 +55,13 @@ class Period:
         index = self.year * 12 + self.month - 1 + months
         return Period(index // 12, index % 12 + 1)
 
-    def bounds(self, scheme: str = "decree09") -> tuple[datetime, datetime]:
-        """[start, end) in local time. Decree 09: 15th of the previous month to the 15th."""
-        if scheme == "decree09":
-            prev = self.shift(-1)
-            return (datetime(prev.year, prev.month, 15, tzinfo=LOCAL_TZ),
-                    datetime(self.year, self.month, 15, tzinfo=LOCAL_TZ))
-        if scheme == "calendar":
-            nxt = self.shift(1)
-            return (datetime(self.year, self.month, 1, tzinfo=LOCAL_TZ),
-                    datetime(nxt.year, nxt.month, 1, tzinfo=LOCAL_TZ))
-        raise PeriodError(f"unknown period scheme {scheme!r}")
-
-    def last_day(self, scheme: str = "decree09") -> date:
-        return (self.bounds(scheme)[1] - timedelta(days=1)).date()
-
-    def deadline(self, scheme: str = "decree09", workdays: int = 3) -> datetime:
-        """End (exclusive) of the submission window: `workdays` Mon–Fri days after the last day."""
-        day = self.last_day(scheme)
-        remaining = workdays
-        while remaining > 0:
-            day += timedelta(days=1)
-            if day.weekday() < 5:
-                remaining -= 1
-        return datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ) + timedelta(days=1)
+    @property
+    def months(self) -> list["Period"]:
+        return [self]
 
     def year_to_date(self) -> list["Period"]:
         """Periods of the same reporting year up to and including this one."""
         return [Period(self.year, m) for m in range(1, self.month + 1)]
-
-    @classmethod
-    def for_interval(cls, start: datetime, end: datetime) -> "Period":
-        """The period a data interval [start, end) covers: the month holding its last instant."""
-        last = (end - timedelta(seconds=1)).astimezone(LOCAL_TZ)
-        return cls(last.year, last.month)
 
     @classmethod
     def range(cls, first: "Period", last: "Period") -> list["Period"]:
@@ -92,19 +71,16 @@ class Period:
             p = p.shift(1)
         return out
 
-    def describe_vi(self, scheme: str = "decree09") -> str:
-        start, end = self.bounds(scheme)
-        last = end - timedelta(seconds=1)
-        return (f"Tháng {self.month:02d}/{self.year} (từ {start:%d/%m/%Y} đến {last:%d/%m/%Y}"
-                f"{', theo Nghị định 09/2019/NĐ-CP' if scheme == 'decree09' else ', theo tháng dương lịch'})")
-
 
 _ROLLUP_LABEL = re.compile(r"^(\d{4})(?:-(Q[1-4]|H[12]))?$")
 _ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 ROLLUP_FREQUENCIES = {"quarter": 3, "half_year": 6, "year": 12}
+# Months per period, for every kind of period.
+FREQUENCIES = {"month": 1, **ROLLUP_FREQUENCIES}
+_NOUN_VI = {"month": "tháng", "quarter": "quý", "half_year": "6 tháng", "year": "năm"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class RollupPeriod:
     """A quarter, half-year or year made of monthly periods: '2025-Q1', '2025-H1', '2025'.
 
@@ -133,6 +109,13 @@ class RollupPeriod:
     def of_frequency(cls, frequency: str, year: int) -> list["RollupPeriod"]:
         return [cls(frequency, year, i) for i in range(1, 12 // ROLLUP_FREQUENCIES[frequency] + 1)]
 
+    @classmethod
+    def of_month(cls, frequency: str, month: Period) -> "RollupPeriod":
+        """The quarter, half-year or year that holds `month`."""
+        if frequency not in ROLLUP_FREQUENCIES:
+            raise PeriodError(f"kỳ tổng hợp không hợp lệ: {frequency!r}")
+        return cls(frequency, month.year, (month.month - 1) // ROLLUP_FREQUENCIES[frequency] + 1)
+
     @property
     def label(self) -> str:
         if self.frequency == "year":
@@ -141,6 +124,11 @@ class RollupPeriod:
 
     def __str__(self) -> str:
         return self.label
+
+    def shift(self, periods: int) -> "RollupPeriod":
+        per_year = 12 // ROLLUP_FREQUENCIES[self.frequency]
+        year, position = divmod(self.year * per_year + self.position - 1 + periods, per_year)
+        return RollupPeriod(self.frequency, year, position + 1)
 
     @property
     def months(self) -> list[Period]:
@@ -156,15 +144,6 @@ class RollupPeriod:
     def last(self) -> Period:
         return self.months[-1]
 
-    def bounds(self, scheme: str = "decree09") -> tuple[datetime, datetime]:
-        return self.first.bounds(scheme)[0], self.last.bounds(scheme)[1]
-
-    def last_day(self, scheme: str = "decree09") -> date:
-        return self.last.last_day(scheme)
-
-    def deadline(self, scheme: str = "decree09", workdays: int = 3) -> datetime:
-        return self.last.deadline(scheme, workdays)
-
     def title_vi(self) -> str:
         """'quý I năm 2025', '6 tháng đầu năm 2025', '6 tháng cuối năm 2025', 'năm 2025'."""
         if self.frequency == "quarter":
@@ -173,10 +152,28 @@ class RollupPeriod:
             return f"6 tháng {'đầu' if self.position == 1 else 'cuối'} năm {self.year}"
         return f"năm {self.year}"
 
-    def describe_vi(self, scheme: str = "decree09") -> str:
-        start, end = self.bounds(scheme)
-        last = end - timedelta(seconds=1)
-        name = self.title_vi()
-        return (f"{name[0].upper()}{name[1:]} (từ {start:%d/%m/%Y} đến {last:%d/%m/%Y}, tháng "
-                f"{self.first.month:02d}–{self.last.month:02d}/{self.year}"
-                f"{', theo Nghị định 09/2019/NĐ-CP' if scheme == 'decree09' else ', theo tháng dương lịch'})")
+    def short_title_vi(self) -> str:
+        """'quý I/2025' for a quarter (as the timetable names runs); the title otherwise."""
+        if self.frequency == "quarter":
+            return f"quý {_ROMAN[self.position]}/{self.year}"
+        return self.title_vi()
+
+
+def parse_period(label: str, frequency: str | None = "month") -> Period | RollupPeriod:
+    """A label of the given frequency: '2025-03' (month), '2025-Q1', '2025-H1', '2025'; with
+    frequency None, a label of any of them."""
+    if frequency is None:
+        for kind in (Period, RollupPeriod):
+            try:
+                return kind.parse(label)
+            except PeriodError:
+                pass
+        raise PeriodError(f"kỳ báo cáo phải có dạng YYYY-MM, YYYY-Q1..Q4, YYYY-H1..H2 hoặc YYYY, nhận được {label!r}")
+    if frequency == "month":
+        return Period.parse(label)
+    period = RollupPeriod.parse(label)
+    if period.frequency != frequency:
+        raise PeriodError(f"kỳ {period.label} không phải kỳ {_NOUN_VI.get(frequency, frequency)} "
+                          f"(period {period.label} is not a {frequency} period)")
+    return period
+

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
+
+from .calendar import ReportingCalendar
+from .redaction import safe_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INCLUDE_DIR = PROJECT_ROOT / "include"
 SQL_DIR = INCLUDE_DIR / "sql"
 EXPECTATIONS_DIR = INCLUDE_DIR / "expectations"
 DEFAULT_CATALOGUE_DIR = INCLUDE_DIR / "catalogue"
-
-PERIOD_SCHEMES = ("decree09", "calendar")
 
 
 class SettingsError(ValueError):
@@ -29,6 +31,8 @@ class Settings:
     catalogue_dir: Path = DEFAULT_CATALOGUE_DIR
     portal_url: str | None = None
     portal_token: str | None = field(default=None, repr=False)
+    # The reporting calendar's settings: deployment-wide (environment and catalogue files, never an
+    # Airflow variable), so the timetable, the tasks, the callbacks and the CLI all read the same.
     period_scheme: str = "decree09"
     # Working days after the period's last day on which submissions are still on time.
     deadline_workdays: int = 3
@@ -54,7 +58,7 @@ class Settings:
             portal_url=get("TTHC_PORTAL_URL"),
             portal_token=get("TTHC_PORTAL_TOKEN"),
             period_scheme=get("TTHC_PERIOD_SCHEME") or "decree09",
-            deadline_workdays=int(get("TTHC_DEADLINE_WORKDAYS") or 3),
+            deadline_workdays=_whole_number("TTHC_DEADLINE_WORKDAYS", get("TTHC_DEADLINE_WORKDAYS") or "3"),
         )
         known = {f.name for f in fields(cls)}
         values.update({k: v for k, v in overrides.items() if k in known and v not in (None, "")})
@@ -63,12 +67,27 @@ class Settings:
         return settings
 
     def check(self) -> None:
-        if self.period_scheme not in PERIOD_SCHEMES:
-            raise SettingsError(
-                f"TTHC_PERIOD_SCHEME={self.period_scheme!r}: expected one of {', '.join(PERIOD_SCHEMES)}"
-            )
-        if self.deadline_workdays < 0:
-            raise SettingsError("TTHC_DEADLINE_WORKDAYS must be 0 or more")
+        """Fail now, naming the setting, rather than at the first period (CalendarError): the scheme,
+        the working days, the zone and the office's day-off files."""
+        _ = self.calendar  # building it is the check
+
+    def __repr__(self) -> str:
+        """Every field but secrets: URLs through safe_url (the warehouse password), no token."""
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+        shown.update({k: safe_url(shown[k]) for k in ("warehouse_url", "portal_url") if shown.get(k)})
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
+
+    @cached_property
+    def calendar(self) -> ReportingCalendar:
+        """Periods, words and deadlines for this deployment (scheme, working days, days off)."""
+        return ReportingCalendar.from_settings(self)
+
+
+def _whole_number(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{name}={value!r}: expected a whole number") from None

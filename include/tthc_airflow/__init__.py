@@ -1,4 +1,5 @@
-"""What the DAG files share: settings from Airflow variables/connections, and the period of a run.
+"""What the DAG files share: settings from Airflow variables/connections, the reporting calendar
+and the period of a run.
 
 Kept out of the `tthc` package, which never imports Airflow; installed beside it by pyproject.toml.
 """
@@ -23,6 +24,9 @@ def _default_args() -> dict:
         "retries": 2,
         "retry_delay": timedelta(minutes=2),
         "retry_exponential_backoff": True,
+        # No task may hang a run: a shared-drive file is parsed under its own limits (≤ 30 s each),
+        # a portal fetch retries with backoff; anything still running after this is killed and alerted.
+        "execution_timeout": timedelta(hours=2),
         # E-mail and webhook (connections tthc_smtp / tthc_webhook), skipped when not configured.
         "on_failure_callback": tthc_alerts("task_failed"),
     }
@@ -30,13 +34,14 @@ def _default_args() -> dict:
 
 DEFAULT_ARGS = _default_args()
 
-# Airflow variable → Settings field. Unset variables fall back to the TTHC_* environment.
+# Airflow variable → Settings field. Unset variables fall back to the TTHC_* environment. The
+# reporting calendar (TTHC_PERIOD_SCHEME, TTHC_DEADLINE_WORKDAYS, the catalogue's day-off files) has
+# no variable on purpose: the DAG files cut the timetable's periods from it when parsed, so tasks
+# reading it elsewhere could process other periods than their runs' (see reporting_calendar()).
 VARIABLES = {
     "tthc_shared_drive": "shared_drive",
     "tthc_archive_dir": "archive_dir",
     "tthc_reports_dir": "reports_dir",
-    "tthc_period_scheme": "period_scheme",
-    "tthc_deadline_workdays": "deadline_workdays",
 }
 WAREHOUSE_CONN_ID = "tthc_warehouse"
 PORTAL_CONN_ID = "tthc_portal"
@@ -54,8 +59,7 @@ def task_settings():
     for var, field in VARIABLES.items():
         value = Variable.get(var, default=None)
         if value not in (None, ""):
-            overrides[field] = int(value) if field == "deadline_workdays" else (
-                Path(value) if field.endswith(("_drive", "_dir")) else value)
+            overrides[field] = Path(value)
     warehouse = _connection(WAREHOUSE_CONN_ID)
     if warehouse is not None:
         overrides["warehouse_url"] = warehouse_url(warehouse)
@@ -96,6 +100,24 @@ def warehouse_url(conn) -> str:
                       database=conn.schema or None).render_as_string(hide_password=False)
 
 
+def reporting_calendar():
+    """The deployment's reporting calendar, from the environment alone: what the DAG files build
+    their timetables from at parse time and what every task, callback and the status board ask
+    (task_settings().calendar is the same object's equal)."""
+    from tthc.settings import Settings
+
+    return Settings.from_env().calendar
+
+
+def first_run_start(calendar):
+    """Where catch-up starts: the start of the plan's first month, 2025-01 (15/12/2024 under Decree 09)."""
+    import pendulum
+
+    from tthc.periods import Period
+
+    return pendulum.instance(calendar.bounds(Period(2025, 1))[0])
+
+
 def period_param(when_empty: str):
     """The optional `period` every TTHC DAG accepts in its conf (a manual re-run of a period)."""
     from airflow.sdk import Param
@@ -110,11 +132,35 @@ def requested_period(context) -> str | None:
     return conf.get("period") or (context.get("params") or {}).get("period")
 
 
-def run_period(context) -> "Period":  # noqa: F821 - tthc is imported lazily to keep parsing fast
-    """The reporting period of a run: `period` in the run's conf, else its data interval."""
-    from tthc.periods import Period
+def period_of_run(context, calendar=None):
+    """The period a run processes (tthc.calendar.ReportingCalendar.period_of_run): `period` in its
+    conf or params, else the period holding its logical date, else its data interval's; of the
+    frequency of the DAG's timetable (a month, or a roll-up's quarter, half-year or year)."""
+    dag_run = context.get("dag_run")
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    run_type = getattr(dag_run, "run_type", None)
+    return (calendar or reporting_calendar()).period_of_run(
+        getattr(getattr(context.get("dag"), "timetable", None), "frequency", "month"),
+        requested=requested_period(context),
+        logical_date=context.get("logical_date"),
+        data_interval=(start, end) if start is not None and end is not None else None,
+        run_after=getattr(dag_run, "run_after", None),
+        run_type=getattr(run_type, "value", run_type),  # the SDK's enum prints as DagRunType.SCHEDULED
+    )
 
-    label = requested_period(context)
-    if label:
-        return Period.parse(label)
-    return Period.for_interval(context["data_interval_start"], context["data_interval_end"])
+
+def run_period(context):
+    """The period a task of this run works on. A period not yet ended, a conf label that is no period
+    and a timetable cut under another scheme fail the task at once, without retries (retrying cannot
+    help), with the reason in Vietnamese and English; nothing is written."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from tthc.periods import PeriodError
+
+    calendar = reporting_calendar()
+    try:
+        period = period_of_run(context, calendar)
+        calendar.require_closed(period)
+    except PeriodError as exc:
+        raise AirflowFailException(str(exc)) from None
+    return period

@@ -24,9 +24,11 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from tthc.calendar import DEFAULT_CALENDAR
 from tthc.catalogue import Catalogue
 from tthc.settings import DEFAULT_CATALOGUE_DIR
 from tthc.sources.portal.fetch import HOSO_PATH, MAX_PAGE_SIZE, TTHC_PATH
@@ -105,12 +107,15 @@ def _in_range(rows: list[_Row], tu: str, den: str) -> list[bytes]:
             if tu <= received <= den or (resolved and tu <= resolved <= den)]
 
 
-def _add_workdays(day: datetime, n: int) -> datetime:
-    while n > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            n -= 1
-    return day
+def _add_workdays(moment: datetime, n: int) -> datetime:
+    """`n` working days later, at the same time: Vietnam's days off are skipped, as in the province's
+    due dates (NgayHenTra)."""
+    return datetime.combine(_working_day_after(moment.date(), n), moment.time())
+
+
+@lru_cache(maxsize=8192)  # a few hundred distinct (day, n) pairs a year; a million dossiers ask them
+def _working_day_after(day: date, n: int) -> date:
+    return DEFAULT_CALENDAR.working_day_after(day, n)
 
 
 def _uniform_int(rng: random.Random, lo: int, hi: int) -> int:

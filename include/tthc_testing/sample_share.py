@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from tthc.calendar import DEFAULT_CALENDAR, ReportingCalendar
 from tthc.catalogue import Catalogue, Unit
 from tthc.periods import Period
 from tthc.sources.shared_drive.template import Layout, strip_diacritics, write_unit_csv, write_unit_workbook
@@ -157,15 +158,15 @@ def _relative_path(unit: Unit, period: Period, kind: str) -> str:
 
 
 def _write(root: Path, rel: str, catalogue: Catalogue, unit: Unit, period: Period, habit: _Habit,
-           figures, mtime: datetime, scheme: str, layout: Layout | None = None) -> str:
+           figures, mtime: datetime, calendar: ReportingCalendar, layout: Layout | None = None) -> str:
     path = root / rel
     if habit.kind == "csv_utf8":
-        write_unit_csv(path, catalogue, unit, period, figures, rate_form=habit.layout.rate_form, scheme=scheme)
+        write_unit_csv(path, catalogue, unit, period, figures, rate_form=habit.layout.rate_form, calendar=calendar)
     elif habit.kind == "csv_cp1258":
         write_unit_csv(path, catalogue, unit, period, figures, encoding="cp1258", delimiter=";",
-                       rate_form=habit.layout.rate_form, scheme=scheme)
+                       rate_form=habit.layout.rate_form, calendar=calendar)
     else:
-        write_unit_workbook(path, catalogue, unit, period, figures, layout=layout or habit.layout, scheme=scheme)
+        write_unit_workbook(path, catalogue, unit, period, figures, layout=layout or habit.layout, calendar=calendar)
     stamp = int(mtime.timestamp())
     os.utime(path, (stamp, stamp))
     return rel
@@ -209,14 +210,14 @@ def _rejected_file(rule: str, unit: Unit, period: Period, figures: dict[str, tup
     raise ValueError(f"unknown rejection rule {rule!r}")
 
 
-def _plan_events(catalogue: Catalogue, periods: list[Period], scheme: str, habits: dict[str, _Habit],
-                 seed: int) -> dict[tuple[str, str], str]:
+def _plan_events(catalogue: Catalogue, periods: list[Period], calendar: ReportingCalendar,
+                 habits: dict[str, _Habit], seed: int) -> dict[tuple[str, str], str]:
     """(period label, unit code) -> event; events on workbook units, one event per unit-period."""
     rng = random.Random(f"{seed}:events")
     plan: dict[tuple[str, str], str] = {}
     for j, event in enumerate(EVENTS):
         period = periods[j % len(periods)]
-        free = [u.code for u in catalogue.units_in(period, scheme)
+        free = [u.code for u in catalogue.units_in(period, calendar)
                 if habits[u.code].kind in ("standard", "own_folder") and (period.label, u.code) not in plan]
         if event == "not_applicable":  # the plan's example: the commune row filled in by a department
             free = [c for c in free if catalogue.units[c].unit_type == "department"] or free
@@ -225,8 +226,9 @@ def _plan_events(catalogue: Catalogue, periods: list[Period], scheme: str, habit
     return plan
 
 
-def generate_shared_drive(root: Path, catalogue: Catalogue, periods: list[Period], *, scheme: str = "decree09",
-                          deadline_workdays: int = 3, seed: int = 2025, observed: dict | None = None) -> dict:
+def generate_shared_drive(root: Path, catalogue: Catalogue, periods: list[Period], *,
+                          calendar: ReportingCalendar = DEFAULT_CALENDAR, seed: int = 2025,
+                          observed: dict | None = None) -> dict:
     """Write the sample drive under `root` and return the manifest.
 
     observed: {(period_label, unit_code): {code: (num, den)}}, what really happened (e.g. counted from
@@ -242,16 +244,16 @@ def generate_shared_drive(root: Path, catalogue: Catalogue, periods: list[Period
     """
     root = Path(root)
     periods = sorted(periods)
-    units = {u.code: u for p in periods for u in catalogue.units_in(p, scheme)}
+    units = {u.code: u for p in periods for u in catalogue.units_in(p, calendar)}
     habits = _assign_habits(list(units.values()), seed)
-    plan = _plan_events(catalogue, periods, scheme, habits, seed)
+    plan = _plan_events(catalogue, periods, calendar, habits, seed)
     manifest: dict[str, dict] = {}
     for period in periods:
-        end = period.bounds(scheme)[1]
-        deadline = period.deadline(scheme, deadline_workdays)
+        end = calendar.bounds(period)[1]
+        deadline = calendar.deadline(period).end
         window = deadline - end
         entries = manifest[period.label] = {}
-        for unit in catalogue.units_in(period, scheme):
+        for unit in catalogue.units_in(period, calendar):
             rng = random.Random(f"{seed}:file:{unit.code}:{period.label}")
             habit = habits[unit.code]
             event = plan.get((period.label, unit.code))
@@ -264,7 +266,7 @@ def generate_shared_drive(root: Path, catalogue: Catalogue, periods: list[Period
                 entries[unit.code] = {"expected_status": MISSING, "files": []}
             elif event in REJECTION_RULES:
                 rows, layout, fragment = _rejected_file(event, unit, period, figures, habit.layout)
-                _write(root, rel, catalogue, unit, period, habit, rows, sent, scheme, layout)
+                _write(root, rel, catalogue, unit, period, habit, rows, sent, calendar, layout)
                 entries[unit.code] = {"expected_status": REJECTED, "files": [rel], "reason_fragment": fragment}
             elif event == "correction":
                 # A typo in one denominator (an extra digit): valid, but wrong until corrected.
@@ -272,17 +274,17 @@ def generate_shared_drive(root: Path, catalogue: Catalogue, periods: list[Period
                 num, den = figures["NQ01-4"]
                 wrong["NQ01-4"] = (num, den * 10 + 1)
                 first = end + window * 0.2
-                _write(root, rel, catalogue, unit, period, habit, wrong, first, scheme)
+                _write(root, rel, catalogue, unit, period, habit, wrong, first, calendar)
                 fixed = Path(rel).with_name(f"{Path(rel).stem} - sua lai{Path(rel).suffix}").as_posix()
-                _write(root, fixed, catalogue, unit, period, habit, figures, first + window * 0.5, scheme)
+                _write(root, fixed, catalogue, unit, period, habit, figures, first + window * 0.5, calendar)
                 entries[unit.code] = {"expected_status": ON_TIME, "files": [rel, fixed], "figures": figures}
             else:
                 status = ON_TIME
                 if event == "late":
                     sent, status = deadline + timedelta(hours=rng.uniform(2, 5 * 24)), LATE
-                _write(root, rel, catalogue, unit, period, habit, figures, sent, scheme)
+                _write(root, rel, catalogue, unit, period, habit, figures, sent, calendar)
                 entries[unit.code] = {"expected_status": status, "files": [rel], "figures": figures}
-    _write_non_report_files(root, periods, habits, scheme, deadline_workdays)
+    _write_non_report_files(root, periods, habits, calendar)
     return manifest
 
 
@@ -301,11 +303,11 @@ def _as_reported(figures: dict, observed: dict, rng: random.Random) -> dict:
     return reported
 
 
-def _write_non_report_files(root: Path, periods: list[Period], habits: dict[str, _Habit], scheme: str,
-                            deadline_workdays: int) -> None:
+def _write_non_report_files(root: Path, periods: list[Period], habits: dict[str, _Habit],
+                            calendar: ReportingCalendar) -> None:
     """A clerk's note and an Excel lock file: things found on any shared drive, not reports."""
     last = periods[-1]
-    stamp = int(last.deadline(scheme, deadline_workdays).timestamp()) - 3600
+    stamp = int(calendar.deadline(last).end.timestamp()) - 3600
     note = root / "ghi chu.txt"
     note.write_text("Thư mục báo cáo cải cách TTHC hằng tháng. Các đơn vị lưu báo cáo theo mẫu YYYY-MM/<mã đơn vị>.xlsx.\n",
                     encoding="utf-8")

@@ -4,7 +4,9 @@ DELETE FROM mart_submission_status WHERE period = :period;
 
 INSERT INTO mart_submission_status (period, unit_code, unit_name, status, received_at, file, file_hash, reasons, deadline, versions)
 SELECT p.period, x.unit_code, u.name,
-       CASE WHEN c.unit_code IS NOT NULL THEN CASE WHEN c.is_late THEN 'late' ELSE 'on_time' END
+       -- On time or late by the unit's first valid version: a correction sent after the deadline
+       -- keeps an on-time submission on time (versions shows it was corrected).
+       CASE WHEN c.unit_code IS NOT NULL THEN CASE WHEN f.first_valid_at >= p.deadline THEN 'late' ELSE 'on_time' END
             WHEN r.unit_code IS NOT NULL THEN 'rejected'
             ELSE 'missing' END,
        COALESCE(c.received_at, r.received_at),
@@ -27,7 +29,11 @@ LEFT JOIN (
 ) r ON r.unit_code = x.unit_code AND r.rn = 1
 LEFT JOIN (
     SELECT unit_code, COUNT(*) AS versions FROM core_submission_version WHERE period = :period GROUP BY unit_code
-) n ON n.unit_code = x.unit_code;
+) n ON n.unit_code = x.unit_code
+LEFT JOIN (
+    SELECT unit_code, MIN(received_at) AS first_valid_at
+    FROM core_submission_version WHERE period = :period AND outcome = 'accepted' GROUP BY unit_code
+) f ON f.unit_code = x.unit_code;
 
 INSERT INTO mart_submission_status (period, unit_code, unit_name, status, received_at, file, file_hash, reasons, deadline, versions)
 SELECT v.period, v.unit_code, u.name, 'rejected', v.received_at, v.file_path, v.file_hash, v.reasons, p.deadline, 1

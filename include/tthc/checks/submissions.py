@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import warehouse
+from ..calendar import DEFAULT_CALENDAR, ReportingCalendar
 from ..catalogue import Catalogue, load_catalogue
 from ..periods import Period
 from ..settings import Settings
-from ..sources.shared_drive.cells import count_value, rate_deviation
+from ..sources.shared_drive.cells import COUNT_PATTERN, count_value, rate_deviation
+from ..storage import write_atomic
 from ..warehouse import execute_file, execute_many, now_local, transaction
 from . import run_suite
 
@@ -101,15 +103,16 @@ def _fmt_pct(x: float) -> str:
 
 
 def validate_submission(submission: dict, rows: list[dict], catalogue: Catalogue, period: Period,
-                        scheme: str = "decree09") -> ValidationOutcome:
+                        calendar: ReportingCalendar = DEFAULT_CALENDAR) -> ValidationOutcome:
     frame = submission_frame(submission, rows, catalogue, period)
     unit = catalogue.units.get(submission["unit_code"] or "")
     parameters = {
         "known_units": sorted(catalogue.units),
-        "units_in_period": sorted(u.code for u in catalogue.units_in(period, scheme)),
+        "units_in_period": sorted(u.code for u in catalogue.units_in(period, calendar)),
         "known_indicators": sorted(catalogue.indicators),
         # An unknown unit has no applicable indicators; its rows are reported once, under the unit.
         "applicable_indicators": sorted(catalogue.self_reportable(unit)) if unit else sorted(catalogue.indicators),
+        "count_pattern": COUNT_PATTERN,  # the parser's rule, so the two can never disagree
     }
     result, reasons = run_suite(SUITE_NAME, frame, parameters)
     failed = sum(1 for r in result.results if not r.success)
@@ -123,9 +126,25 @@ def validate_submission(submission: dict, rows: list[dict], catalogue: Catalogue
 
 
 def write_result(outcome: ValidationOutcome, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(outcome.result, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-    return path
+    """The GX result as JSON in the archive, whole or not at all (StorageError when it cannot be written)."""
+    return write_atomic(path, json.dumps(outcome.result, ensure_ascii=False, indent=1, default=str))
+
+
+def misplaced_reasons(submission: dict, paths: list[str], catalogue: Catalogue) -> list[str]:
+    """Where the office binds units to folders (units.csv share_folder): a file naming one unit that
+    was only ever seen in another unit's folder is that other unit's doing, and is rejected naming
+    both. A copy seen anywhere else (its own folder, or an unbound one) keeps the version valid:
+    another unit copying a real file into its folder must not get it rejected."""
+    unit = submission["unit_code"] or ""
+    owners = [(path, catalogue.folder_owner(path)) for path in sorted(paths)]
+    if not owners or any(owner is None or owner[0].code == unit for _path, owner in owners):
+        return []
+    path, (owner, folder) = owners[0]
+    named = catalogue.units.get(unit)
+    log.warning("file %s in %s's folder names unit %s: rejected", path, owner.code, unit)
+    return [f'Tệp "{path}" nằm trong thư mục "{folder}" của đơn vị {owner.code} ({owner.name}) nhưng '
+            f'ghi mã đơn vị {unit}{f" ({named.name})" if named else ""} ở ô {submission.get("unit_cell") or "?"}; '
+            "mỗi đơn vị chỉ gửi báo cáo của chính mình vào thư mục của mình"]
 
 
 def validate_period(settings: Settings, period: Period) -> dict:
@@ -137,23 +156,28 @@ def validate_period(settings: Settings, period: Period) -> dict:
     catalogue = load_catalogue(settings)
     warehouse.prepare(settings)
     started = now_local()
-    scheme = settings.period_scheme
-    window_start = period.shift(-1).deadline(scheme, settings.deadline_workdays).isoformat()
-    window_end = period.deadline(scheme, settings.deadline_workdays).isoformat()
+    calendar = settings.calendar
+    window_start = calendar.deadline(period.shift(-1)).end.isoformat()
+    window_end = calendar.deadline(period).end.isoformat()
     with transaction(settings.warehouse_url) as conn:
         subs = warehouse.query(conn, "queries/submissions_to_validate", period=period.label,
                                window_start=window_start, window_end=window_end)
         rows = warehouse.query(conn, "queries/submission_rows_of_period", period=period.label)
+        sightings = warehouse.query(conn, "queries/file_paths_of_period", period=period.label)
     rows_by_hash: dict[str, list[dict]] = {}
     for r in rows:
         rows_by_hash.setdefault(r["file_hash"], []).append(r)
+    paths_by_hash: dict[str, list[str]] = {}
+    for o in sightings:
+        paths_by_hash.setdefault(o["file_hash"], []).append(o["path"])
     results, accepted, rejected = [], 0, 0
     for sub in subs:
         if sub["parse_outcome"] == "parsed":
-            outcome = validate_submission(sub, rows_by_hash.get(sub["file_hash"], []), catalogue, period, scheme)
+            outcome = validate_submission(sub, rows_by_hash.get(sub["file_hash"], []), catalogue, period, calendar)
             result_path = settings.archive_dir / "validations" / f"{sub['file_hash']}.json"
             write_result(outcome, result_path)
-            reasons, ok = outcome.reasons, outcome.accepted
+            misplaced = misplaced_reasons(sub, paths_by_hash.get(sub["file_hash"], []), catalogue)
+            reasons, ok = misplaced + outcome.reasons, outcome.accepted and not misplaced
             total, failed = outcome.expectations_total, outcome.expectations_failed
             rel = str(result_path.relative_to(settings.archive_dir))
         else:

@@ -33,7 +33,7 @@ def aggregate_period(settings: Settings, period: Period) -> dict:
             p = Period.parse(label)
             for model in MART_MODELS:
                 execute_file(conn, model, period=p.label, year=p.year, year_start=p.year_to_date()[0].label)
-        rollups = refresh_rollups_after(conn, period)
+        rollups = refresh_rollups_after(conn, period, settings.calendar)
         status = {r["status"]: r["units"] for r in query(conn, "queries/submission_status_counts", p=period.label)}
         (area,) = query(conn, "queries/area_kpi_counts", p=period.label)
     summary = {"period": period.label, "status": status, "indicators": area["indicators"],

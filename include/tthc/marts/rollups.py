@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from .. import warehouse
+from ..calendar import ReportingCalendar
 from ..periods import Period, RollupPeriod
 from ..settings import Settings
 from ..warehouse import execute_file, query, transaction
@@ -44,20 +45,21 @@ def months_aggregated(settings: Settings, label: str | RollupPeriod) -> dict:
             "missing": [m for m in months if m not in done]}
 
 
-def refresh_rollup(conn, rollup: RollupPeriod, scheme: str) -> None:
+def refresh_rollup(conn, rollup: RollupPeriod, calendar: ReportingCalendar) -> None:
     """The roll-up's marts, in the caller's transaction."""
-    start, end = rollup.bounds(scheme)
+    start, end = calendar.bounds(rollup)
     execute_file(conn, "loads/ref_rollup_period", r=rollup.label, f=rollup.frequency, a=rollup.first.label,
-                 b=rollup.last.label, n=len(rollup.months), scheme=scheme, start=start.isoformat(),
+                 b=rollup.last.label, n=len(rollup.months), scheme=calendar.scheme, start=start.isoformat(),
                  end=end.isoformat())
     for model in ROLLUP_MODELS:
         execute_file(conn, model, rollup_period=rollup.label, first_period=rollup.first.label,
                      last_period=rollup.last.label, year=rollup.year)
 
 
-def refresh_rollups_after(conn, period: Period) -> list[str]:
+def refresh_rollups_after(conn, period: Period, calendar: ReportingCalendar) -> list[str]:
     """Roll-ups already computed that a re-aggregated month changes: those of its year ending at or
-    after it (their own figures, or their year to date). Called inside aggregate_period."""
+    after it (their own figures, or their year to date), each under the scheme it was computed with.
+    Called inside aggregate_period."""
     rows = query(conn, "queries/rollups_to_refresh", p=period.label, year_end=f"{period.year}-12")
     refreshed = []
     for label, scheme in ((r["rollup_period"], r["period_scheme"]) for r in rows):
@@ -65,7 +67,7 @@ def refresh_rollups_after(conn, period: Period) -> list[str]:
         (done,) = (r["months"] for r in query(conn, "queries/aggregated_month_count", a=rollup.first.label,
                                               b=rollup.last.label))
         if done == len(rollup.months):
-            refresh_rollup(conn, rollup, scheme)
+            refresh_rollup(conn, rollup, calendar.with_scheme(scheme))
             refreshed.append(label)
     return refreshed
 
@@ -79,7 +81,7 @@ def aggregate_rollup(settings: Settings, label: str | RollupPeriod) -> dict:
         raise MonthsNotAggregated(f"kỳ {rollup.label}: chưa tổng hợp các tháng {', '.join(progress['missing'])}")
     with transaction(settings.warehouse_url) as conn:
         warehouse.lock_for_writing(conn)
-        refresh_rollup(conn, rollup, settings.period_scheme)
+        refresh_rollup(conn, rollup, settings.calendar)
         (area,) = query(conn, "queries/rollup_area_counts", r=rollup.label)
         (units,) = query(conn, "queries/rollup_unit_counts", r=rollup.label)
     summary = {"rollup_period": rollup.label, "months": progress["months"], "indicators": area["indicators"],

@@ -86,7 +86,7 @@ def trend_chart(rows: list[dict], trend: dict[str, list[tuple[str, float | None]
         ax.grid(axis="y", linewidth=0.3, alpha=0.5)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    handles = [Line2D([], [], color="#1565c0", marker="o", markersize=3, label="Tỷ lệ của huyện theo tháng"),
+    handles = [Line2D([], [], color="#1565c0", marker="o", markersize=3, label="Tỷ lệ theo tháng"),
                Line2D([], [], color="black", linestyle="--", label="Chỉ tiêu kế hoạch")]
     if changes:
         handles.append(Line2D([], [], color="#8d6e63", linestyle=":", label="Thay đổi đơn vị (sắp xếp ĐVHC)"))

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..catalogue import Catalogue
+from ..calendar import ReportingCalendar
+from ..catalogue import Catalogue, Issuer, Unit
 from ..marts.reconciliation import DISCREPANCY_POINTS
 from ..periods import Period, RollupPeriod
 from ..settings import Settings
@@ -24,21 +25,35 @@ PERIOD_NOUN = {"month": "tháng", "quarter": "quý", "half_year": "6 tháng", "y
 @dataclass(frozen=True)
 class ReportData:
     period: Period | RollupPeriod
-    scheme: str
+    calendar: ReportingCalendar  # under the scheme the marts were computed with
     issue_year: int
     area: list[dict]
     units: list[dict]
     submissions: list[dict]
     discrepancies: list[dict]
+    # Who issues it: the catalogue's issuer (issuers.csv) on the period's last day.
+    issuer: Issuer
     # The area's rate per indicator and month since January up to the report's (last) month
     # ({code: [(label, pct)]}) and the months after which the expected units changed (the reorganisation).
     trend: dict[str, list[tuple[str, float | None]]] = field(default_factory=dict)
     unit_changes: list[str] = field(default_factory=list)
     catalogue: Catalogue | None = None
+    # The unit of a unit's own report (from 2025-07 each new commune issues one); None: the area summary.
+    unit: Unit | None = None
 
     @property
     def is_rollup(self) -> bool:
         return isinstance(self.period, RollupPeriod)
+
+    @property
+    def file_stem(self) -> str:
+        """'BaoCao_TTHC_2025-07' (the area summary), 'BaoCao_TTHC_2025-07_XM-19366' (a unit's own)."""
+        return f"BaoCao_TTHC_{self.label}" + (f"_{self.unit.code}" if self.unit else "")
+
+    @property
+    def coverage(self) -> str:
+        """Whose figures, in captions ('huyện', 'xã'): the issuer's words."""
+        return self.issuer.coverage_vi
 
     @property
     def kind(self) -> str:
@@ -54,7 +69,7 @@ class ReportData:
 
     @property
     def period_text(self) -> str:
-        return self.period.describe_vi(self.scheme)
+        return self.calendar.describe_vi(self.period)
 
     @property
     def month_label(self) -> str:
@@ -162,21 +177,41 @@ def unit_ranking(data: ReportData) -> dict[str, list[dict]]:
     return ranking
 
 
-def load_report_data(conn, period: Period, settings: Settings, catalogue: Catalogue) -> ReportData:
-    area = sorted((_label(r, catalogue) for r in _rows(conn, "report_area", period)), key=lambda r: r["order"])
+def _calendar_of(area: list[dict], settings: Settings) -> ReportingCalendar:
+    """The deployment's calendar, under the scheme the marts were computed with where they say."""
+    stored = area[0]["period_scheme"] if area else None
+    return settings.calendar.with_scheme(stored) if stored else settings.calendar
+
+
+def load_report_data(conn, period: Period, settings: Settings, catalogue: Catalogue,
+                     unit: Unit | None = None) -> ReportData:
+    """The area summary of the month, or with `unit` that unit's own report (its figures, its
+    submission, its discrepancies; no area trend or ranking), issued by whom the catalogue says."""
+    if unit is None:
+        area = _rows(conn, "report_area", period)
+    else:
+        area = _rows(conn, "report_unit_figures", period, unit_code=unit.code, year=period.year)
+    area = sorted((_label(r, catalogue) for r in area), key=lambda r: r["order"])
     unit_rank = {code: i for i, code in enumerate(catalogue.units)}  # the catalogue's unit order
     units = sorted((_label(r, catalogue) for r in _rows(conn, "report_units", period)),
                    key=lambda r: (unit_rank.get(r["unit_code"], _LAST), r["order"]))
     discrepancies = [r for r in (_label(r, catalogue) for r in _rows(
         conn, "report_discrepancies", period)) if not r["alias_of"]]
-    trend, changes = load_trend(conn, period.year, period)
-    scheme = area[0]["period_scheme"] if area else settings.period_scheme
+    submissions = _rows(conn, "report_submissions", period)
+    if unit is None:
+        trend, changes = load_trend(conn, period.year, period)
+    else:
+        trend, changes = {}, []
+        units, submissions, discrepancies = ([r for r in rows if r["unit_code"] == unit.code]
+                                             for rows in (units, submissions, discrepancies))
+    calendar = _calendar_of(area, settings)
     return ReportData(
-        period=period, scheme=scheme,
+        period=period, calendar=calendar,
         # The report is signed once the submission window has closed: that is the year it bears.
-        issue_year=period.deadline(scheme, settings.deadline_workdays).year,
-        area=area, units=units, submissions=_rows(conn, "report_submissions", period),
+        issue_year=calendar.deadline(period).last_day.year,
+        area=area, units=units, submissions=submissions,
         discrepancies=discrepancies, trend=trend, unit_changes=changes, catalogue=catalogue,
+        issuer=catalogue.issuer(unit.code if unit else "area", calendar.last_day(period)), unit=unit,
     )
 
 
@@ -191,9 +226,10 @@ def load_rollup_report_data(conn, rollup: RollupPeriod, settings: Settings, cata
     discrepancies = [r for r in (_label(r, catalogue) for r in _rows(
         conn, "report_rollup_discrepancies", rollup)) if not r["alias_of"]]
     trend, changes = load_trend(conn, rollup.year, rollup.last)
-    scheme = area[0]["period_scheme"] if area else settings.period_scheme
+    calendar = _calendar_of(area, settings)
     return ReportData(
-        period=rollup, scheme=scheme, issue_year=rollup.deadline(scheme, settings.deadline_workdays).year,
+        period=rollup, calendar=calendar, issue_year=calendar.deadline(rollup).last_day.year,
         area=area, units=units, submissions=_rows(conn, "report_rollup_submissions", rollup),
         discrepancies=discrepancies, trend=trend, unit_changes=changes, catalogue=catalogue,
+        issuer=catalogue.issuer("area", calendar.last_day(rollup)),
     )

@@ -210,7 +210,7 @@ def write_workbook(data: ReportData, path: Path) -> None:
         unit_figures = UNIT_FIGURES + [Column("Lũy kế gồm số liệu của đơn vị cũ", 50, "text",
                                               _predecessors_text(data, "ytd_predecessor_units"))]
         summary, status, discrepancy = SUMMARY, STATUS, DISCREPANCY
-    writer.sheet("TongHop", "Kết quả các chỉ tiêu cải cách TTHC của huyện", summary, data.area)
+    writer.sheet("TongHop", f"Kết quả các chỉ tiêu cải cách TTHC của {data.coverage}", summary, data.area)
     for unit_type, (name, label) in UNIT_SHEETS.items():
         writer.sheet(name, f"Kết quả các chỉ tiêu của {label}", unit_figures,
                      [u for u in data.units if u["unit_type"] == unit_type])
@@ -218,5 +218,5 @@ def write_workbook(data: ReportData, path: Path) -> None:
     writer.sheet("ChenhLech", "Số liệu đơn vị báo cáo chênh lệch với Cổng DVC", discrepancy, data.discrepancies)
     if data.trend and data.is_rollup:  # the monthly report charts the trend; its workbook keeps the month
         columns, rows = trend_sheet(data)
-        writer.sheet("XuHuong", "Tỷ lệ của huyện theo tháng từ đầu năm đến hết", columns, rows)
+        writer.sheet("XuHuong", f"Tỷ lệ của {data.coverage} theo tháng từ đầu năm đến hết", columns, rows)
     workbook.close()

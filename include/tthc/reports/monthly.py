@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import time
 from contextlib import contextmanager
-from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import Iterator
@@ -23,7 +22,7 @@ from .data import (
 )
 from .excel import write_workbook
 from .formatting import (
-    STATUS_VI, floor1, local_datetime, reason_list, safe_text, target_text, verdict, vn_datetime, vn_int,
+    STATUS_VI, reason_list, safe_text, target_text, verdict, vn_datetime, vn_int,
     vn_number, vn_pct,
 )
 
@@ -34,9 +33,15 @@ _MONTH_TREND = {"columns": 4, "panel_height": 1.15}
 
 def write_monthly_report(conn, period: Period, settings: Settings, catalogue: Catalogue) -> dict:
     """Reads the marts for `period` and writes <reports_dir>/<period>/BaoCao_TTHC_<period>.docx and
-    .xlsx, both or neither (a failed run leaves any earlier report as it was)."""
+    .xlsx, both or neither (a failed run leaves any earlier report as it was): the area summary, and
+    each unit's own report where the catalogue names an issuer for it (from 2025-07 each new
+    commune's People's Committee), BaoCao_TTHC_<period>_<unit>.docx/.xlsx ("unit_reports")."""
     started = time.perf_counter()
-    return write_report(load_report_data(conn, period, settings, catalogue), settings, started)
+    result = write_report(load_report_data(conn, period, settings, catalogue), settings, started)
+    result["unit_reports"] = [
+        write_report(load_report_data(conn, period, settings, catalogue, unit), settings)
+        for unit in catalogue.units_with_own_report(period, settings.calendar.with_scheme(result["scheme"]))]
+    return result
 
 
 def write_rollup_report(conn, rollup: RollupPeriod, settings: Settings, catalogue: Catalogue) -> dict:
@@ -52,7 +57,7 @@ def write_report(data: ReportData, settings: Settings, started: float | None = N
     period = data.period
     folder = Path(settings.reports_dir) / period.label
     folder.mkdir(parents=True, exist_ok=True)
-    docx_path = folder / f"BaoCao_TTHC_{period.label}.docx"
+    docx_path = folder / f"{data.file_stem}.docx"
     xlsx_path = docx_path.with_suffix(".xlsx")
     with staged(docx_path, xlsx_path) as (docx_tmp, xlsx_tmp):
         render_docx(data, docx_tmp)
@@ -65,9 +70,13 @@ def write_report(data: ReportData, settings: Settings, started: float | None = N
         if data.kind == "year":
             extra["stretch_met"] = sum(1 for r in data.area if r["meets_stretch"] is True and not r["alias_of"])
             extra["stretch_not_met"] = sum(1 for r in data.area if r["meets_stretch"] is False and not r["alias_of"])
+    if data.unit is not None:
+        extra["unit"] = data.unit.code
     return {
         "period": period.label,
         **extra,
+        "scheme": data.calendar.scheme,
+        "issuer": data.issuer.short_name,
         "docx": str(docx_path),
         "xlsx": str(xlsx_path),
         "indicators": len(data.area),
@@ -98,9 +107,11 @@ def render_docx(data: ReportData, path: Path) -> None:
     template = DocxTemplate(TEMPLATE)
     chart_rows = [r for r in data.area if not r["alias_of"]]
     year = data.period.year
-    # Headline indicators no unit has a rate for this month get no panel.
-    ranking = {} if data.is_rollup else {code: units for code, units in unit_ranking(data).items() if units}
+    # Headline indicators no unit has a rate for this month get no panel; a unit's own report ranks nothing.
+    ranking = ({} if data.is_rollup or data.unit else
+               {code: units for code, units in unit_ranking(data).items() if units})
     context = {
+        "issuer": issuer_context(data),
         "issue_year": data.issue_year,
         "year": year,
         "month_label": data.month_label,
@@ -115,7 +126,7 @@ def render_docx(data: ReportData, path: Path) -> None:
         "trend_chart": (InlineImage(template, BytesIO(trend_chart(chart_rows, data.trend, data.unit_changes,
                                                                   **({} if data.is_rollup else _MONTH_TREND))),
                                     width=Mm(160)) if data.trend else ""),
-        "trend_caption": (f"Tỷ lệ của huyện theo tháng từ đầu năm {year} đến hết {data.title}"
+        "trend_caption": (f"Tỷ lệ của {data.coverage} theo tháng từ đầu năm {year} đến hết {data.title}"
                           + (" (đường chấm: thay đổi đơn vị do sắp xếp đơn vị hành chính)" if data.unit_changes else "")),
         # The monthly report ranks the units on the plan's headline indicators (those with a stretch target).
         "ranking_chart": (InlineImage(template, BytesIO(ranking_chart(ranking, data.area)), width=Mm(160))
@@ -124,7 +135,7 @@ def render_docx(data: ReportData, path: Path) -> None:
         "ranking_caption": (f"Xếp hạng các đơn vị theo {', '.join(ranking)} {data.title} so với chỉ tiêu kế hoạch"
                             if ranking else ""),
         "summary": summary_paragraphs(data),
-        "indicators": [_indicator_row(i, r) for i, r in enumerate(data.area, 1)],
+        "indicators": [_indicator_row(i, r, data.unit is None) for i, r in enumerate(data.area, 1)],
         "table_note": _table_note(data),
         "below": _below_rows(data.below_target),
         "discrepancy_points": vn_number(DISCREPANCY_POINTS),
@@ -132,17 +143,33 @@ def render_docx(data: ReportData, path: Path) -> None:
         "submission_text": submission_sentence(data),
         "submissions": [_submission_row(i, r) for i, r in enumerate(_noteworthy(data.submissions), 1)],
         "chart": InlineImage(template, BytesIO(indicator_chart(chart_rows)), width=Mm(160)),
-        "chart_caption": f"Tỷ lệ thực hiện các chỉ tiêu của huyện {data.title} so với kế hoạch",
+        "chart_caption": f"Tỷ lệ thực hiện các chỉ tiêu của {data.coverage} {data.title} so với kế hoạch",
     }
     # autoescape: file names and reasons may hold '<' or '&', which would break the XML.
     template.render(context, autoescape=True)
     template.save(path)
 
 
-def _indicator_row(stt: int, r: dict) -> dict:
+def issuer_context(data: ReportData) -> dict:
+    """The header, number line, place, recipients and signature (Decree 30) from the catalogue's
+    issuer of the report: who existed on the period's last day (the district until 30/06/2025)."""
+    issuer = data.issuer
+    recipients = [f"- {line}" for line in issuer.recipients]
+    return {
+        "superior": list(issuer.superior), "name": list(issuer.name), "short_name": issuer.short_name,
+        "number": f"Số:      /{issuer.number_prefix}", "place": issuer.place,
+        # Decree 30: each recipient line ends with ';', the last (the archive) with '.'.
+        "recipients": [line + ("." if i == len(recipients) - 1 else ";") for i, line in enumerate(recipients)],
+        "signer_title": list(issuer.signer_title), "signer_name": issuer.signer_name or "",
+    }
+
+
+def _indicator_row(stt: int, r: dict, with_units: bool = True) -> dict:
+    """A row of section I; the area's name says how many units reported it (a unit's own report does not)."""
+    units = f"\n({r['units_reported']}/{r['units_expected']} đơn vị báo cáo)" if with_units else ""
     return {
         "stt": stt, "code": r["indicator_code"],
-        "name": f"{r['short_name']}\n({r['units_reported']}/{r['units_expected']} đơn vị báo cáo)",
+        "name": f"{r['short_name']}{units}",
         "num": vn_int(r["numerator"]), "den": vn_int(r["denominator"]),
         "month": vn_pct(r["value_pct"], r["reported"]), "ytd": vn_pct(r["ytd_value_pct"], r["reported"]),
         "target": target_text(r["comparator"], r["target_pct"]), "verdict": verdict(r["meets_target"]),
@@ -167,7 +194,7 @@ def unit_notes(data: ReportData) -> list[str]:
         ended: dict[str, int] = {}
         for code in sorted({u["unit_code"] for u in data.units if u.get("unit_valid_to")}):
             unit = data.catalogue.units.get(code)
-            if unit and unit.valid_to and unit.valid_to < data.period.last_day(data.scheme) and not unit.successor_code:
+            if unit and unit.valid_to and unit.valid_to < data.calendar.last_day(data.period) and not unit.successor_code:
                 ended[f"{unit.valid_to:%d/%m/%Y}"] = ended.get(f"{unit.valid_to:%d/%m/%Y}", 0) + 1
         for day, count in ended.items():
             notes.append(f"{count} đơn vị thôi hoạt động sau ngày {day} (cấp huyện không còn tổ chức): "
@@ -204,16 +231,27 @@ def _discrepancy_row(stt: int, r: dict) -> dict:
 
 
 def _noteworthy(submissions: list[dict]) -> list[dict]:
-    """Section III lists every submission that was not simply on time, or that carries a note."""
-    return [s for s in submissions if s["status"] != "on_time" or s["reasons"]]
+    """Section III lists every submission that was not simply on time: late, missing, rejected,
+    corrected (more than one version) or carrying a note."""
+    return [s for s in submissions if s["status"] != "on_time" or s["reasons"] or (s["versions"] or 0) > 1]
+
+
+def _status_text(s: dict) -> str:
+    """'đúng hạn, đã sửa đổi (2 phiên bản)': a correction keeps the status of the first valid version
+    (its time is the counting file's, which may be after the deadline)."""
+    text = STATUS_VI.get(s["status"], safe_text(s["status"]))
+    versions = s["versions"] or 0
+    if versions > 1:
+        corrected = s["status"] in ("on_time", "late")  # a counting file that replaced an earlier one
+        text += f", đã sửa đổi ({versions} phiên bản)" if corrected else f" ({versions} phiên bản)"
+    return text + (f" (tháng {s['period'][5:]}/{s['period'][:4]})" if s.get("period") else "")
 
 
 def _submission_row(stt: int, s: dict) -> dict:
     name = safe_text(s["unit_name"]) or "Không xác định đơn vị"
     return {
         "stt": stt, "unit": f"{name} ({safe_text(s['unit_code'])})" if s["unit_code"] else name,
-        "status": STATUS_VI.get(s["status"], safe_text(s["status"]))
-        + (f" (tháng {s['period'][5:]}/{s['period'][:4]})" if s.get("period") else ""),
+        "status": _status_text(s),
         "received": vn_datetime(s["received_at"]), "file": safe_text(s["file"]),
         "reasons": "\n".join(reason_list(s["reasons"])),
     }
@@ -221,7 +259,8 @@ def _submission_row(stt: int, s: dict) -> dict:
 
 def _table_note(data: ReportData) -> str:
     aliases = "".join(f" {r['indicator_code']} là số liệu của {r['alias_of']}." for r in data.area if r["alias_of"])
-    return ("Ghi chú: tỷ lệ của huyện = tổng tử số/tổng mẫu số của các đơn vị; “không phát sinh”: mẫu số "
+    area = "" if data.unit else f"tỷ lệ của {data.coverage} = tổng tử số/tổng mẫu số của các đơn vị; "
+    return (f"Ghi chú: {area}“không phát sinh”: mẫu số "
             "bằng 0, không đánh giá; ✓ đạt, ✗ chưa đạt, — không đánh giá. Lũy kế tính từ đầu năm "
             f"{data.period.year}.{_rollup_note(data)}{aliases}")
 
@@ -242,14 +281,15 @@ def _rate_phrase(r: dict) -> str:
 
 
 def _result_phrase(r: dict) -> str:
-    """'tỷ lệ hồ sơ trực tuyến đạt 62,4%, vượt chỉ tiêu 12,4 điểm %' (compared as displayed)."""
+    """'tỷ lệ hồ sơ trực tuyến đạt 62,4%, vượt chỉ tiêu 12,4 điểm %': the verdict and the gap from the
+    exact rate (90,99 % against 95: '91,0%', lower by 4,0 points, not 4,1), only the words rounded."""
     subject = _rate_phrase(r)
     if r["value_pct"] is None:
         return f"{subject} {vn_pct(None, r['reported'])}"
     text = f"{subject} đạt {vn_pct(r['value_pct'])}"
     if r["meets_target"] is None:
         return text
-    gap = floor1(r["value_pct"]) - r["target_pct"]
+    gap = r["value_pct"] - r["target_pct"]
     if r["meets_target"] is False:
         return f"{text}, thấp hơn chỉ tiêu {vn_number(-gap)} điểm %"
     return f"{text}, vượt chỉ tiêu {vn_number(gap)} điểm %" if gap > 0 else f"{text}, đạt chỉ tiêu"
@@ -285,7 +325,7 @@ def summary_paragraphs(data: ReportData) -> list[str]:
     if no_target:
         counts += f", {no_target} chỉ tiêu bổ sung không có chỉ tiêu kế hoạch"
     if no_data:
-        counts += f", {no_data} chỉ tiêu chưa có đơn vị nào báo cáo"
+        counts += f", {no_data} chỉ tiêu " + ("chưa có số liệu" if data.unit else "chưa có đơn vị nào báo cáo")
     paragraphs = [counts + "."]
     distinct = [r for r in data.area if not r["alias_of"]]
     headline = [_result_phrase(r) for r in distinct if r["stretch_pct"] is not None and r["meets_target"] is not False]
@@ -304,6 +344,12 @@ def summary_paragraphs(data: ReportData) -> list[str]:
 
 def submission_sentence(data: ReportData) -> str:
     counts = data.submission_counts
+    if data.unit is not None:
+        own = next((s for s in data.submissions if s["expected"]), None)
+        text = f"Báo cáo của {data.unit.name}: " + (_status_text(own) if own else STATUS_VI["missing"])
+        if own and own["received_at"]:
+            text += f", nhận lúc {vn_datetime(own['received_at'])}"
+        return text + _deadline_text(data) + "."
     expected = sum(counts[s] for s in STATUS_VI)
     if data.is_rollup:
         text = (f"Trong {len(data.period.months)} kỳ báo cáo tháng: {counts['on_time']}/{expected} lượt báo cáo "
@@ -316,7 +362,10 @@ def submission_sentence(data: ReportData) -> str:
             f"{counts['missing']} đơn vị chưa gửi, {counts['rejected']} báo cáo bị từ chối")
     if counts["unexpected"]:
         text += f"; ngoài ra {counts['unexpected']} tệp bị từ chối không thuộc đơn vị nào phải báo cáo"
-    deadline = next((s["deadline"] for s in data.submissions if s["deadline"]), None)
-    if deadline:  # stored as the exclusive end of the window: the day before is the last day
-        text += f". Hạn gửi báo cáo: hết ngày {local_datetime(deadline) - timedelta(seconds=1):%d/%m/%Y}"
-    return text + "."
+    return text + _deadline_text(data) + "."
+
+
+def _deadline_text(data: ReportData) -> str:
+    if not data.submissions:  # a period nobody was asked about yet has no deadline to state
+        return ""
+    return f". Hạn gửi báo cáo: hết ngày {data.calendar.deadline(data.period)}"

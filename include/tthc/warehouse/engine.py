@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
@@ -10,11 +9,12 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from ..periods import LOCAL_TZ
+from ..redaction import redact, safe_url, url_secrets
 from ..settings import SQL_DIR
 
 
@@ -69,6 +69,11 @@ def _sqlite_setup(engine: Engine) -> None:
 
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
+    try:
+        make_url(url)
+    except (ArgumentError, ValueError):  # SQLAlchemy's message would quote the part after a raw '@'
+        raise WarehouseError(f"warehouse {safe_url(url)}: not a valid SQLAlchemy URL (in a password, write "
+                             "'@' as %40, ':' as %3A and '/' as %2F)") from None
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -114,15 +119,12 @@ def transaction(url: str) -> Iterator[Connection]:
         with get_engine(url).begin() as conn:
             yield conn
     except SQLAlchemyError as exc:
-        raise WarehouseError(f"warehouse {_safe_url(url)}: {exc.__class__.__name__}: {_first_line(exc)}") from exc
+        raise WarehouseError(f"warehouse {safe_url(url)}: {exc.__class__.__name__}: "
+                             f"{redact(_first_line(exc), url_secrets(url))}") from exc
 
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-
-
-def _safe_url(url: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 def lock_for_writing(conn: Connection) -> None:

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 def refresh_reference(conn, catalogue: Catalogue, period: Period, settings: Settings) -> None:
     """The catalogue's current content and the period's expected units, as tables SQL can join."""
-    scheme = settings.period_scheme
+    calendar = settings.calendar
     execute_file(conn, "loads/ref_unit_clear")
     execute_many(conn, "loads/ref_unit",
                  [dict(asdict(u), valid_from=u.valid_from.isoformat(),
@@ -25,13 +25,13 @@ def refresh_reference(conn, catalogue: Catalogue, period: Period, settings: Sett
     execute_many(conn, "loads/ref_indicator", [asdict(i) for i in catalogue.indicators.values()])
     execute_file(conn, "loads/ref_target_clear")
     execute_many(conn, "loads/ref_target", [asdict(t) for t in catalogue.targets.values()])
-    start, end = period.bounds(scheme)
-    execute_file(conn, "loads/ref_period", period=period.label, scheme=scheme, start=start.isoformat(),
-                 end=end.isoformat(), deadline=period.deadline(scheme, settings.deadline_workdays).isoformat())
+    start, end = calendar.bounds(period)
+    execute_file(conn, "loads/ref_period", period=period.label, scheme=calendar.scheme, start=start.isoformat(),
+                 end=end.isoformat(), deadline=calendar.deadline(period).end.isoformat())
     execute_file(conn, "loads/ref_period_unit_indicator_clear", period=period.label)
     execute_many(conn, "loads/ref_period_unit_indicator",
                  [{"period": period.label, "unit": u.code, "indicator": i.code}
-                  for u in catalogue.units_in(period, scheme) for i in catalogue.applicable(u)])
+                  for u in catalogue.units_in(period, calendar) for i in catalogue.applicable(u)])
 
 
 def load_period(settings: Settings, period: Period) -> dict:

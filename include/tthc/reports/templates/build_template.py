@@ -254,15 +254,21 @@ def build(path: Path = OUT) -> Path:
     widths = [LEFT_HEAD_MM, TEXT_WIDTH_MM - LEFT_HEAD_MM]
     inner = [w - 2 * HEADER_MARGIN_MM for w in widths]
     left, right = head.rows[0].cells
-    first_para(left, "ỦY BAN NHÂN DÂN", bold=True, size=13)
-    para(left, "HUYỆN VĨNH LINH", bold=True, size=13, align=CENTER)
+    # The issuing body from the catalogue (issuers.csv, by the period's last day): the body above it,
+    # if any, in regular capitals, then its own name in bold.
+    first_para(left, "{%p for line in issuer.superior %}", size=13)
+    para(left, "{{ line }}", size=13, align=CENTER)
+    para(left, "{%p endfor %}", size=13, align=CENTER)
+    para(left, "{%p for line in issuer.name %}", size=13, align=CENTER)
+    para(left, "{{ line }}", bold=True, size=13, align=CENTER)
+    para(left, "{%p endfor %}", size=13, align=CENTER)
     rule(left, BODY_RULE_MM, inner[0], space_before=2)
     first_para(right, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", bold=True, size=13)
     para(right, "Độc lập - Tự do - Hạnh phúc", bold=True, size=14, align=CENTER)
     rule(right, MOTTO_RULE_MM, inner[1], space_before=2)
     number, date = head.rows[1].cells
-    first_para(number, "Số:      /BC-UBND", size=13).paragraph_format.space_before = Pt(8)
-    first_para(date, "Vĩnh Linh, ngày     tháng     năm {{ issue_year }}", italic=True,
+    first_para(number, "{{ issuer.number }}", size=13).paragraph_format.space_before = Pt(8)
+    first_para(date, "{{ issuer.place }}, ngày     tháng     năm {{ issue_year }}", italic=True,
                size=14).paragraph_format.space_before = Pt(8)
     set_widths(head, widths, HEADER_MARGIN_MM)
 
@@ -271,8 +277,8 @@ def build(path: Path = OUT) -> Path:
          bold=True, align=CENTER)
     para(doc, "({{ period_text }})", italic=True, size=13, align=CENTER, after=12)
 
-    para(doc, "Thực hiện Kế hoạch cải cách thủ tục hành chính trọng tâm năm {{ year }} của UBND huyện, "
-              "UBND huyện Vĩnh Linh báo cáo kết quả thực hiện các chỉ tiêu trong kỳ như sau:",
+    para(doc, "Thực hiện Kế hoạch cải cách thủ tục hành chính trọng tâm năm {{ year }} của UBND huyện "
+              "Vĩnh Linh, {{ issuer.short_name }} báo cáo kết quả thực hiện các chỉ tiêu trong kỳ như sau:",
          align=JUSTIFY, indent=True, after=6)
     para(doc, "{%p for s in summary %}")
     para(doc, "{{ s }}", align=JUSTIFY, indent=True, after=6)
@@ -346,7 +352,7 @@ def build(path: Path = OUT) -> Path:
     para(doc, "{%p endif %}")
 
     para(doc, "Trên đây là báo cáo kết quả thực hiện các chỉ tiêu cải cách thủ tục hành chính "
-              "{{ period_title }} của UBND huyện Vĩnh Linh./.", align=JUSTIFY, indent=True, after=12,
+              "{{ period_title }} của {{ issuer.short_name }}./.", align=JUSTIFY, indent=True, after=12,
          keep=True)
 
     # Recipients | signature, side by side without borders, as in the district's plan.
@@ -354,18 +360,20 @@ def build(path: Path = OUT) -> Path:
     no_borders(sign)
     recipients, signer = sign.rows[0].cells
     first_para(recipients, "Nơi nhận:", bold=True, italic=True, size=12, align=LEFT)
-    for line in ("- UBND tỉnh (b/c);", "- Chủ tịch, các PCT UBND huyện;", "- Lưu: VT, VP."):
-        para(recipients, line, size=11, align=LEFT)
-    first_para(signer, "TM. ỦY BAN NHÂN DÂN", bold=True)
-    for line in ("KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"):
-        para(signer, line, bold=True, align=CENTER)
+    para(recipients, "{%p for line in issuer.recipients %}", size=11, align=LEFT)
+    para(recipients, "{{ line }}", size=11, align=LEFT)
+    para(recipients, "{%p endfor %}", size=11, align=LEFT)
+    first_para(signer, "{%p for line in issuer.signer_title %}")
+    para(signer, "{{ line }}", bold=True, align=CENTER)
+    para(signer, "{%p endfor %}", align=CENTER)
     for _ in range(4):  # room for the signature and seal
         para(signer)
+    para(signer, "{{ issuer.signer_name }}", bold=True, align=CENTER)
     set_widths(sign, [75, TEXT_WIDTH_MM - 75], HEADER_MARGIN_MM)
     cant_split(sign.rows[0])
 
     doc.core_properties.title = "Báo cáo kết quả thực hiện các chỉ tiêu cải cách TTHC"
-    doc.core_properties.author = "UBND huyện Vĩnh Linh"
+    doc.core_properties.author = "{{ issuer.short_name }}"  # docxtpl renders the properties too
     doc.save(path)
     return path
 

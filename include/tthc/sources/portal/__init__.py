@@ -16,7 +16,7 @@ from .fetch import (
     portal_from_settings,
     read_archive,
 )
-from .privacy import PERSONAL_FIELDS, redact, salt_from_env, strip_personal
+from .privacy import PERSONAL_FIELDS, salt_from_env, strip_personal
 
 __all__ = [
     "PERSONAL_FIELDS",
@@ -29,7 +29,6 @@ __all__ = [
     "parse_portal_datetime",
     "portal_from_settings",
     "read_archive",
-    "redact",
     "salt_from_env",
     "strip_personal",
 ]

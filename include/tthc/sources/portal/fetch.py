@@ -27,8 +27,10 @@ from pathlib import Path
 
 import httpx
 
+from ...calendar import DEFAULT_CALENDAR, ReportingCalendar
 from ...periods import LOCAL_TZ, Period
-from .privacy import redact, strip_personal
+from ...redaction import redact, safe_url, url_secrets
+from .privacy import strip_personal
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +100,9 @@ class PortalClient:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         if max_retries < 0:
             raise ValueError("max_retries must be 0 or more")
-        url = httpx.URL(base_url)
-        # Only scheme, host and port are ever shown: credentials in the URL stay out of messages.
-        self._shown_base = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
-        self._secrets = (token, url.password)
+        # Credentials or keys in the URL stay out of messages, like the token.
+        self._shown_base = safe_url(base_url)
+        self._secrets = (token, *url_secrets(base_url))
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.max_pages = max_pages
@@ -126,12 +127,12 @@ class PortalClient:
         self.close()
 
     # --- public API ----------------------------------------------------------
-    def iter_dossier_pages(self, unit_code: str, period: Period, scheme: str = "decree09"
+    def iter_dossier_pages(self, unit_code: str, period: Period, calendar: ReportingCalendar = DEFAULT_CALENDAR
                            ) -> Iterator[list[dict]]:
         """The unit's dossiers received or resolved in the period, one stripped page at a time."""
-        start, _ = period.bounds(scheme)
+        start, _ = calendar.bounds(period)
         params = {"maDonVi": unit_code, "tuNgay": f"{start:%Y%m%d}",
-                  "denNgay": f"{period.last_day(scheme):%Y%m%d}", "soBanGhi": self.page_size}
+                  "denNgay": f"{calendar.last_day(period):%Y%m%d}", "soBanGhi": self.page_size}
         total = pages = None
         page_no = 1
         while pages is None or page_no <= pages:

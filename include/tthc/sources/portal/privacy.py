@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 PERSONAL_FIELDS = ("ChuHoSo", "SoGiayToChuHoSo", "SoDienThoai")
 APPLICANT_KEY = "ChuHoSoKey"
@@ -49,11 +49,3 @@ def strip_personal(record: Mapping, salt: bytes | None) -> dict:
 def salt_from_env(env: Mapping[str, str] | None = None) -> bytes | None:
     value = (os.environ if env is None else env).get(SALT_ENV)
     return value.encode("utf-8") if value else None
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every non-empty secret in `text` with '***' (belt and braces for messages)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text

@@ -47,7 +47,7 @@ FACT_COLUMNS = {
 PAGE_FIELDS = ("MaHoSo", "MaTTHC", "MaLinhVuc", "DonViXuLy", "KenhThucHien", "NgayTiepNhan", "NgayHenTra",
                "NgayKetThucXuLy", "TrangThaiHoSo", *FLAGS, "DanhGia", APPLICANT_KEY, *PERSONAL_FIELDS)
 DATE_FIELDS = {"NgayTiepNhan": "received_at", "NgayHenTra": "due_at", "NgayKetThucXuLy": "resolved_at"}
-# Asia/Ho_Chi_Minh has kept +07:00 since 1975: the same text Period.bounds(...).isoformat() gives.
+# Asia/Ho_Chi_Minh has kept +07:00 since 1975: the same text ReportingCalendar.bounds(...) gives in isoformat().
 LOCAL_OFFSET = "+07:00"
 # A field a record lacks is NaN, an explicit null None: as DataFrame.from_records has them.
 _ABSENT = float("nan")
@@ -95,7 +95,7 @@ def ingest_portal_unit(settings: Settings, period: Period, unit_code: str,
         procedures = client.fetch_procedures(unit_code)
         seconds["fetch"] = time.perf_counter() - started
         pulled = {"pages": 0.0, "archived": 0.0}
-        pages = _timed(client.iter_dossier_pages(unit_code, period, settings.period_scheme), pulled, "pages")
+        pages = _timed(client.iter_dossier_pages(unit_code, period, settings.calendar), pulled, "pages")
         started = time.perf_counter()
         frame, fetched = batch_frame(_timed(archive_pages(pages, pending), pulled, "archived"), unit_code)
         seconds["frame"] = time.perf_counter() - started - pulled["archived"]
@@ -258,9 +258,9 @@ def compute_portal_indicators(settings: Settings, period: Period) -> dict:
     """Portal figures of every unit with a loaded batch (models/portal_unit_indicator), one transaction."""
     catalogue = load_catalogue(settings)
     warehouse.prepare(settings)
-    start, end = period.bounds(settings.period_scheme)
+    start, end = settings.calendar.bounds(period)
     scope = [{"period": period.label, "unit_code": u.code, "indicator_code": i.code}
-             for u in catalogue.units_in(period, settings.period_scheme)
+             for u in catalogue.units_in(period, settings.calendar)
              for i in catalogue.applicable(u) if i.portal_rule and not i.alias_of]
     with transaction(settings.warehouse_url) as conn:
         warehouse.lock_for_writing(conn)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from ...periods import Period, PeriodError
 
@@ -22,44 +23,66 @@ def normalize_label(text: object) -> str:
     return s.rstrip(":").strip()
 
 
-def count_text(value: object) -> str:
-    """Canonical text of a count cell: digits only when it is a number, else the text as written.
+# A count is a whole number ≥ 0 of at most this many digits (a district's yearly total is far below
+# 10^15); the bound also keeps every conversion cheap: '1E+999999999' or a 5,000-digit text is
+# rejected as written, never turned into an int.
+MAX_COUNT_DIGITS = 15
+COUNT_PATTERN = rf"^[0-9]{{1,{MAX_COUNT_DIGITS}}}$"
+_COUNT = re.compile(COUNT_PATTERN)
+_MAX_ECHO = 40  # characters of a cell quoted in a reason; the rest is summarised
 
-    Vietnamese style: '.' groups thousands ('1.234' = 1234) and ',' is the decimal mark.
-    A whole number ≥ 0 comes out as plain digits ('1234'); anything else keeps a form that
-    the whole-number check rejects ('12,5' → '12.5', '-3' → '-3', 'abc' → 'abc').
+
+def shown(text: str, limit: int = _MAX_ECHO) -> str:
+    """A cell's text as quoted back to the clerk: whole if short, else its start and its length
+    (a 20 MB cell must not become a 20 MB reason)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit // 2]}… ({len(text):,} ký tự)".replace(",", ".")
+
+
+def count_text(value: object) -> str:
+    """Canonical text of a count cell: digits only when it is a whole number ≥ 0 of at most 15 digits,
+    else the text as written (shortened), which the whole-number check rejects naming the cell.
+
+    Vietnamese style: '.' groups thousands ('1.234' = 1234) and ',' is the decimal mark; an exponent
+    ('1E+3') is not a count. '12,5' → '12.5', '-3' → '-3', 'abc' → 'abc'.
     """
     if value is None:
         return ""
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
-        return str(value)
+        # str() of an int past 4,300 digits (~14,000 bits) raises; no count gets near that.
+        return shown(str(value)) if value.bit_length() <= 14_000 else f"số có hơn {MAX_COUNT_DIGITS} chữ số"
     if isinstance(value, float):
         if value != value:  # NaN
             return ""
-        return str(int(value)) if value.is_integer() else repr(value)
+        if not value.is_integer() or abs(value) >= 10 ** MAX_COUNT_DIGITS:
+            return repr(value)
+        return str(int(value))
     if isinstance(value, Decimal):
-        return str(int(value)) if value == value.to_integral_value() else str(value)
+        return _decimal_text(value, str(value))
     s = str(value).strip().replace("\u00a0", "").replace(" ", "")
+    if len(s) > _MAX_ECHO:
+        return shown(str(value).strip())
     if re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?", s):  # 1.234 or 1.234,5
         s = s.replace(".", "").replace(",", ".")
     elif re.fullmatch(r"[+-]?\d+,\d+", s):  # 12,5
         s = s.replace(",", ".")
-    try:
-        d = Decimal(s)
-    except InvalidOperation:
+    if not re.fullmatch(r"[+-]?\d+(\.\d+)?", s):  # no exponent, no 'inf' or 'NaN'
         return str(value).strip()
-    if not d.is_finite():  # 'inf', 'NaN' are text to reject, not numbers (int() would raise)
-        return str(value).strip()
-    if d == d.to_integral_value() and d >= 0 and not s.startswith("-"):
-        return str(int(d))
-    return str(d.normalize()) if d != d.to_integral_value() else str(int(d))
+    return _decimal_text(Decimal(s), s)
+
+
+def _decimal_text(d: Decimal, written: str) -> str:
+    if not d.is_finite() or d.adjusted() >= MAX_COUNT_DIGITS:
+        return shown(written)  # too many digits for a count: int() of it could take forever
+    return str(int(d)) if d == d.to_integral_value() else str(d.normalize())
 
 
 def count_value(text: str) -> int | None:
-    """The integer of a canonical count text, None where it is not a whole number ≥ 0."""
-    return int(text) if re.fullmatch(r"\d+", text or "") else None
+    """The integer of a canonical count text, None where it is not a whole number ≥ 0 of at most 15 digits."""
+    return int(text) if _COUNT.fullmatch(text or "") else None
 
 
 def rate_value(value: object) -> float | None:
@@ -71,10 +94,13 @@ def rate_value(value: object) -> float | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        return float(value)
+        number = float(value) if not isinstance(value, int) or value.bit_length() <= 64 else math.inf
+        if not math.isfinite(number):
+            raise ValueError("tỷ lệ không đọc được: không phải số hữu hạn")
+        return number
     s = str(value).strip().replace("\u00a0", "").replace(" ", "").rstrip("%").replace(",", ".")
-    if s.count(".") > 1 or not re.fullmatch(r"\d+(\.\d+)?|\.\d+", s):
-        raise ValueError(f"tỷ lệ không đọc được: {value!r}")
+    if len(s) > _MAX_ECHO or s.count(".") > 1 or not re.fullmatch(r"\d+(\.\d+)?|\.\d+", s):
+        raise ValueError(f"tỷ lệ không đọc được: {shown(str(value))!r}")
     return float(s)
 
 

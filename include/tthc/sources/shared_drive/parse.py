@@ -17,14 +17,14 @@ import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from xml.etree.ElementTree import ParseError, iterparse
 
+from defusedxml.ElementTree import fromstring, iterparse
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.xml.constants import SHEET_MAIN_NS
 
 from ...periods import Period, PeriodError
-from .cells import count_text, normalize_label, parse_period_text, rate_value
+from .cells import count_text, normalize_label, parse_period_text, rate_value, shown
 
 
 class SubmissionParseError(Exception):
@@ -39,6 +39,9 @@ class SubmissionParseError(Exception):
         self.unit_code = unit_code
         self.period = period
         super().__init__("; ".join(self.reasons))
+
+    def __reduce__(self):  # it comes back from the parsing child process whole
+        return type(self), (self.reasons, self.unit_code, self.period)
 
 
 @dataclass
@@ -95,12 +98,39 @@ _MACRO_SUFFIXES = (".xlsm", ".xltm")
 _MAX_UNZIP_FACTOR = 20  # total uncompressed size allowed, as a multiple of max_bytes
 # Sheet XML compresses ~10-50×; a large entry far beyond that is a zip bomb, not a report.
 _MAX_ENTRY_RATIO, _RATIO_CHECK_FROM = 200, 1_000_000
+# Limits per part of the package, by role, checked on the zip directory before openpyxl reads anything.
+# openpyxl holds a parsed part in memory: 1 MB of styles costs ~0.7 s and ~30 MB, 1 MB of shared
+# strings up to ~1 s, so a 700 KB file carrying 124 MB of styles took 72 s and 3.5 GB. A district
+# report (one sheet, ~15 rows) needs a small fraction of each cap.
+_MB = 1_000_000
+_MAX_PARTS = 1_000
+_PART_CAPS = {  # role → (how the reason names it, largest uncompressed size)
+    "styles": ("bảng kiểu định dạng", 2 * _MB),
+    "strings": ("bảng chuỗi dùng chung", 1 * _MB),
+    "workbook": ("cấu trúc sổ tính", 1 * _MB),
+    "package": ("mô tả gói tệp", 1 * _MB),
+    "part": ("thành phần", 10 * _MB),  # a sheet of 200,000 cells is ~8 MB of XML
+}
+_ROLE_BY_TYPE = (("styles+xml", "styles"), ("sharedstrings+xml", "strings"), (".main+xml", "workbook"),
+                 ("relationships+xml", "package"), ("properties+xml", "package"), ("theme+xml", "package"))
+_ROLE_BY_PATH = {"[Content_Types].xml": "package", "xl/styles.xml": "styles",
+                 "xl/sharedStrings.xml": "strings", "xl/workbook.xml": "workbook"}
+_PACKAGE_PREFIXES = ("docProps/", "xl/theme/")
+# A cell value longer than this in the sheet XML is no number a report holds (used to name the cell
+# when openpyxl cannot convert it, e.g. an integer of 4,301+ digits).
+_LONG_VALUE = 100
+_CONTENT_TYPES_NS = "{http://schemas.openxmlformats.org/package/2006/content-types}"
 
 _SPREADSHEET_NS = "{%s}" % SHEET_MAIN_NS
 _CELL_TAG, _FORMULA_TAG, _VALUE_TAG = (_SPREADSHEET_NS + t for t in ("c", "f", "v"))
+_FORMULA_ELEMENT = re.compile(rb"<(?:[\w.-]+:)?f[\s>/]")  # <f>, <f t="shared" .../>, <x:f>
 
 
-def parse_submission(path: Path, *, max_bytes: int = 20_000_000, max_cells: int = 200_000) -> ParsedSubmission:
+MAX_BYTES = 20_000_000  # a district report is ~10-50 KB
+MAX_CELLS = 200_000
+
+
+def parse_submission(path: Path, *, max_bytes: int = MAX_BYTES, max_cells: int = MAX_CELLS) -> ParsedSubmission:
     """Read a submission file; raise SubmissionParseError when it cannot be read at all.
 
     OSError (file vanished, share unreachable) propagates: that is not the sender's fault.
@@ -108,13 +138,21 @@ def parse_submission(path: Path, *, max_bytes: int = 20_000_000, max_cells: int 
     path = Path(path)
     with path.open("rb") as fh:
         data = fh.read(max_bytes + 1)  # never more than the limit, even if the file grows meanwhile
+    return parse_bytes(data, path.suffix.lower(), max_bytes=max_bytes, max_cells=max_cells)
+
+
+def too_large(max_bytes: int) -> SubmissionParseError:
+    return SubmissionParseError([f"Tệp lớn hơn giới hạn {_mb(max_bytes)}; hãy kiểm tra lại tệp gửi"])
+
+
+def parse_bytes(data: bytes, suffix: str, *, max_bytes: int = MAX_BYTES, max_cells: int = MAX_CELLS) -> ParsedSubmission:
+    """The submission in `data` (the file's bytes; `suffix` its extension, lower case, with the dot)."""
     if len(data) > max_bytes:
-        raise SubmissionParseError([f"Tệp lớn hơn giới hạn {_mb(max_bytes)}; hãy kiểm tra lại tệp gửi"])
+        raise too_large(max_bytes)
     if data.startswith(_OLE_MAGIC):
         raise SubmissionParseError([
             "Tệp được đặt mật khẩu hoặc là định dạng Excel cũ (.xls); "
             "hãy bỏ mật khẩu và lưu lại dưới dạng .xlsx"])
-    suffix = path.suffix.lower()
     if data.startswith(_ZIP_MAGIC):
         return _parse_xlsx(data, suffix, max_bytes, max_cells)
     if suffix == ".csv":
@@ -124,14 +162,19 @@ def parse_submission(path: Path, *, max_bytes: int = 20_000_000, max_cells: int 
 
 # --- shared helpers -------------------------------------------------------------------------
 
+_MAX_LABEL = 200  # no label is longer; longer text is never folded (200,000 cells × 32,767 characters)
+
+
 def _key(text: object) -> str:
     """Label key: normalize_label without spaces or punctuation ('Tỷ lệ (%)' and 'ty_le' → 'tyle')."""
+    if isinstance(text, str) and len(text) > _MAX_LABEL:
+        return ""
     return re.sub(r"[^0-9a-z]", "", normalize_label(text))
 
 
-def _as_written(value: object) -> str:
-    """A cell as the clerk sees it: text stripped, numbers without a spurious '.0'."""
-    return value.strip() if isinstance(value, str) else count_text(value)
+def _as_written(value: object, limit: int = 40) -> str:
+    """A cell as the clerk sees it: text stripped (long text shortened), numbers without a spurious '.0'."""
+    return shown(value.strip(), limit) if isinstance(value, str) else count_text(value)
 
 
 def _reason_prefix(ref: str) -> str:
@@ -147,9 +190,12 @@ def _not_readable(detail: str) -> SubmissionParseError:
     return SubmissionParseError([_NOT_READABLE.format(detail)])
 
 
+def _vn(n: int) -> str:
+    return f"{n:,}".replace(",", ".")  # Vietnamese digit grouping
+
+
 def _too_many_cells(max_cells: int) -> SubmissionParseError:
-    thousands = f"{max_cells:,}".replace(",", ".")  # Vietnamese digit grouping
-    return SubmissionParseError([f"Trang tính có hơn {thousands} ô, quá lớn cho một báo cáo"])
+    return SubmissionParseError([f"Trang tính có hơn {_vn(max_cells)} ô, quá lớn cho một báo cáo"])
 
 
 def _map_header(header: list[object], where, extra: dict[str, str], warn: list[str]) -> dict[str, int]:
@@ -187,7 +233,7 @@ def _make_row(row_number: int, values: dict[str, object], cells: dict[str, str],
         denominator_text=count_text(values.get("denominator")),
         rate=rate,
         rate_text=_as_written(rate_cell),
-        note=_as_written(values.get("note")),
+        note=_as_written(values.get("note"), limit=500),
         cells={name: ref for name, ref in cells.items() if name in _CELL_COLUMNS},
     )
 
@@ -220,6 +266,8 @@ def _check_package(data: bytes, suffix: str, max_bytes: int) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             entries = zf.infolist()
+    except MemoryError:  # the worker's limit, not damage: the sandbox says so
+        raise
     except Exception as exc:  # BadZipFile, NotImplementedError, ValueError... by the kind of damage
         raise _not_readable("tệp .xlsx bị hỏng (không giải nén được)") from exc
     # zipfile never inflates an entry beyond its declared file_size, so these sizes are a real bound.
@@ -230,10 +278,52 @@ def _check_package(data: bytes, suffix: str, max_bytes: int) -> None:
     for e in entries:
         if e.file_size > _RATIO_CHECK_FROM and e.file_size > _MAX_ENTRY_RATIO * max(e.compress_size, 1):
             raise SubmissionParseError([
-                f'Tệp có thành phần "{e.filename}" nén bất thường (tỷ lệ nén hơn {_MAX_ENTRY_RATIO} lần); '
+                f'Tệp có thành phần "{shown(e.filename)}" nén bất thường (tỷ lệ nén hơn {_MAX_ENTRY_RATIO} lần); '
                 "không phải một báo cáo bình thường"])
+    _check_parts(data, entries)
     if suffix in _MACRO_SUFFIXES or any(e.filename.lower().endswith("vbaproject.bin") for e in entries):
         raise SubmissionParseError(["Tệp có macro (.xlsm) không được chấp nhận; hãy lưu lại dưới dạng .xlsx"])
+
+
+def _check_parts(data: bytes, entries: list[zipfile.ZipInfo]) -> None:
+    """Every part within the cap of its role (styles, shared strings, workbook, package, any other)."""
+    if len(entries) > _MAX_PARTS:
+        raise SubmissionParseError([f"Tệp nén có {_vn(len(entries))} thành phần (quá {_vn(_MAX_PARTS)}); "
+                                    "không phải một báo cáo bình thường"])
+    declared = _declared_roles(data, entries)
+    for e in entries:
+        roles = {declared.get(e.filename), _ROLE_BY_PATH.get(e.filename), "part"}
+        if e.filename.endswith(".rels") or e.filename.startswith(_PACKAGE_PREFIXES):
+            roles.add("package")
+        what, cap = min((_PART_CAPS[r] for r in roles if r), key=lambda c: c[1])
+        if e.file_size > cap:
+            raise SubmissionParseError([
+                f'Thành phần "{shown(e.filename)}" ({what}) có {f"{e.file_size / _MB:.1f}".replace(".", ",")} MB '
+                f"khi giải nén, quá giới hạn {_mb(cap)} cho một báo cáo; "
+                "hãy chép số liệu sang mẫu báo cáo trống rồi gửi lại"])
+
+
+def _declared_roles(data: bytes, entries: list[zipfile.ZipInfo]) -> dict[str, str]:
+    """Part name → role, as [Content_Types].xml declares it (openpyxl finds the shared strings and the
+    workbook that way, under any name). Empty when it is missing, too big or unreadable: openpyxl then
+    refuses the file itself, and the caps by path still hold."""
+    info = next((e for e in entries if e.filename == "[Content_Types].xml"), None)
+    if info is None or info.file_size > _PART_CAPS["package"][1]:
+        return {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            root = fromstring(zf.read(info))
+    except MemoryError:
+        raise
+    except Exception:  # damaged (zlib.error, BadZipFile...) or refused XML (entities): by path only
+        return {}
+    roles = {}
+    for override in root.iter(f"{_CONTENT_TYPES_NS}Override"):
+        kind = (override.get("ContentType") or "").lower()
+        role = next((r for suffix, r in _ROLE_BY_TYPE if kind.endswith(suffix)), None)
+        if role:
+            roles[(override.get("PartName") or "").lstrip("/")] = role
+    return roles
 
 
 def _read_sheet(data: bytes, max_cells: int) -> tuple["_Sheet", list[str]]:
@@ -245,6 +335,8 @@ def _read_sheet(data: bytes, max_cells: int) -> tuple["_Sheet", list[str]]:
         warnings.simplefilter("ignore")
         try:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
+        except MemoryError:
+            raise
         except Exception as exc:
             raise _not_readable("tệp không chứa bảng tính Excel hợp lệ") from exc
         try:
@@ -261,10 +353,10 @@ def _read_sheet(data: bytes, max_cells: int) -> tuple["_Sheet", list[str]]:
                     if count > max_cells:
                         raise _too_many_cells(max_cells)
                     values.append(row)
-            except SubmissionParseError:
+            except (SubmissionParseError, MemoryError):
                 raise
             except Exception as exc:
-                raise _not_readable(f'trang tính "{ws.title}" bị hỏng') from exc
+                raise _unreadable_sheet(data, ws._worksheet_path, ws.title) from exc
             # openpyxl's private path to the sheet part; only the raw XML tells a formula never
             # computed from one whose result is "" (both read as None).
             return _Sheet(data, ws.title, ws._worksheet_path, values), warn
@@ -284,6 +376,41 @@ def _choose_sheet(wb, warn: list[str]):
     if warn:
         warn.append(f'Đã đọc trang tính "{chosen.title}"')
     return chosen
+
+
+def _raw_cells(data: bytes, part: str, title: str):
+    """The <c> elements of a sheet part, straight from its XML (each cleared once seen)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open(part.lstrip("/")) as src:
+            for _event, el in iterparse(src):
+                if el.tag == _CELL_TAG:
+                    yield el
+                    el.clear()
+    except (MemoryError, SubmissionParseError):
+        raise
+    except Exception as exc:  # ParseError, refused entities, zlib.error on a damaged entry...
+        raise _not_readable(f'trang tính "{title}" bị hỏng') from exc
+
+
+def _sheet_xml(data: bytes, part: str, title: str) -> bytes:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return zf.read(part.lstrip("/"))
+    except MemoryError:
+        raise
+    except Exception as exc:  # zlib.error, BadZipFile (a CRC that does not match)...
+        raise _not_readable(f'trang tính "{title}" bị hỏng') from exc
+
+
+def _unreadable_sheet(data: bytes, part: str, title: str) -> SubmissionParseError:
+    """Why openpyxl could not read the sheet: a value no number can be (such as an integer of 4,301+
+    digits, which Python refuses to convert) is named by its cell; anything else is a damaged sheet."""
+    for el in _raw_cells(data, part, title):
+        v = el.find(_VALUE_TAG)
+        if el.get("t") in (None, "n") and v is not None and v.text and len(v.text) > _LONG_VALUE:
+            return SubmissionParseError([f'Ô {shown(el.get("r") or "?")}: giá trị "{shown(v.text)}" '
+                                         "không phải một số đọc được"])
+    return _not_readable(f'trang tính "{title}" bị hỏng')
 
 
 class _Sheet:
@@ -309,18 +436,14 @@ class _Sheet:
 
         Excel writes t="str" and an empty <v> for a formula whose result is "" – a real, empty value.
         """
+        if not _FORMULA_ELEMENT.search(_sheet_xml(self._data, self._part, self.title)):
+            return frozenset()  # no formula at all: spare a second parse of the whole sheet
         found = set()
-        with zipfile.ZipFile(io.BytesIO(self._data)) as zf, zf.open(self._part.lstrip("/")) as src:
-            try:
-                for _event, el in iterparse(src):
-                    if el.tag == _CELL_TAG:
-                        v = el.find(_VALUE_TAG)
-                        no_value = v is None or not v.text
-                        if el.find(_FORMULA_TAG) is not None and el.get("t") != "str" and no_value:
-                            found.add(el.get("r"))
-                        el.clear()
-            except ParseError as exc:
-                raise _not_readable(f'trang tính "{self.title}" bị hỏng') from exc
+        for el in _raw_cells(self._data, self._part, self.title):
+            v = el.find(_VALUE_TAG)
+            no_value = v is None or not v.text
+            if el.find(_FORMULA_TAG) is not None and el.get("t") != "str" and no_value:
+                found.add(el.get("r"))
         return frozenset(found)
 
     def cells(self):
@@ -335,7 +458,7 @@ class _Sheet:
         (None, None) when it cannot be read, with the reason added.
         """
         for r, c, v in self.cells():
-            if not isinstance(v, str):
+            if not isinstance(v, str) or len(v) > _MAX_LABEL:  # a label, with its value, is short
                 continue
             label, colon, rest = v.partition(":")
             if _key(label) != key:
@@ -466,7 +589,7 @@ def _csv_constant(records, position: int | None, ref, reasons: list[str], column
     what, csv_name, read = _CSV_CONSTANTS[column]
     found = None
     for line, record in records if position is not None else ():
-        text = _field(record, position).strip()
+        text = shown(_field(record, position).strip())  # quoted in reasons and stored: never a flood
         if not text:
             continue
         try:

@@ -21,6 +21,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from ...calendar import DEFAULT_CALENDAR, ReportingCalendar
 from ...catalogue import Catalogue, Unit
 from ...periods import Period
 
@@ -116,13 +117,14 @@ def rate_as_written(numerator: int, denominator: int, form: str) -> float | str 
     }[form]
 
 
-def resolve_unit(catalogue: Catalogue, unit: Unit | str, period: Period, scheme: str = "decree09") -> Unit:
+def resolve_unit(catalogue: Catalogue, unit: Unit | str, period: Period,
+                 calendar: ReportingCalendar = DEFAULT_CALENDAR) -> Unit:
     """The catalogue unit for a code, checked to be one that reports in the period."""
     if isinstance(unit, str):
         if unit not in catalogue.units:
             raise ValueError(f"mã đơn vị {unit!r} không có trong danh mục đơn vị ({catalogue.directory / 'units.csv'})")
         unit = catalogue.units[unit]
-    if not unit.valid_in(period, scheme):
+    if not unit.valid_in(period, calendar):
         until = unit.valid_to.strftime("%d/%m/%Y") if unit.valid_to else "nay"
         raise ValueError(
             f"đơn vị {unit.code} ({unit.name}) không báo cáo kỳ {period.label}: "
@@ -163,9 +165,9 @@ def _note(figure: Figure | None) -> str | None:
     return NO_ACTIVITY_NOTE if figure is not None and figure[0] == 0 and figure[1] == 0 else None
 
 
-def _superior_body(catalogue: Catalogue, period: Period, scheme: str) -> str:
+def _superior_body(catalogue: Catalogue, period: Period, calendar: ReportingCalendar) -> str:
     # The district exists as long as its departments do (catalogue data, not a hard-coded date).
-    has_district = any(u.unit_type == "department" for u in catalogue.units_in(period, scheme))
+    has_district = any(u.unit_type == "department" for u in catalogue.units_in(period, calendar))
     return DISTRICT_BODY if has_district else PROVINCE_BODY
 
 
@@ -181,14 +183,14 @@ _HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
 
 def write_unit_workbook(path, catalogue: Catalogue, unit: Unit | str, period: Period | str,
                         figures: Figures | None = None, *, layout: Layout | None = None,
-                        scheme: str = "decree09") -> Path:
+                        calendar: ReportingCalendar = DEFAULT_CALENDAR) -> Path:
     """Write one unit's report workbook: blank (a template) or filled with `figures`.
 
     figures: code -> (numerator, denominator[, rate as written]); or (code, figure) pairs, which
     may repeat a code. Without a written rate, `layout.rate_form` decides (blank by default).
     """
     period = _as_period(period)
-    unit = resolve_unit(catalogue, unit, period, scheme)
+    unit = resolve_unit(catalogue, unit, period, calendar)
     layout = layout or Layout()
     path = Path(path)
     cols = {key: i + 1 for i, key in enumerate(layout.columns)}
@@ -201,8 +203,8 @@ def write_unit_workbook(path, catalogue: Catalogue, unit: Unit | str, period: Pe
         ws.column_dimensions[get_column_letter(col)].width = _WIDTHS[key]
     ws.column_dimensions["A"].width = max(_WIDTHS[layout.columns[0]], 16)  # room for the labels
 
-    titles = [_superior_body(catalogue, period, scheme), _issuing_body(unit), REPORT_TITLE,
-              period.describe_vi(scheme)][: layout.title_rows]
+    titles = [_superior_body(catalogue, period, calendar), _issuing_body(unit), REPORT_TITLE,
+              calendar.describe_vi(period)][: layout.title_rows]
     row = 1
     for i, text in enumerate(titles):
         ws.cell(row, 1, text).font = Font(bold=i != 3, size=13 if i == 2 else 12, italic=i == 3)
@@ -263,8 +265,8 @@ def write_unit_workbook(path, catalogue: Catalogue, unit: Unit | str, period: Pe
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
-    _write_help_sheet(wb.create_sheet(HELP_SHEET_NAME), catalogue, unit, period, scheme)
-    return _save_reproducible(wb, path, period.bounds(scheme)[1])
+    _write_help_sheet(wb.create_sheet(HELP_SHEET_NAME), catalogue, unit, period, calendar)
+    return _save_reproducible(wb, path, calendar.bounds(period)[1])
 
 
 def _count_cell(value: Count | None, layout: Layout):
@@ -273,10 +275,10 @@ def _count_cell(value: Count | None, layout: Layout):
     return value
 
 
-def _write_help_sheet(ws, catalogue: Catalogue, unit: Unit, period: Period, scheme: str) -> None:
+def _write_help_sheet(ws, catalogue: Catalogue, unit: Unit, period: Period, calendar: ReportingCalendar) -> None:
     lines = [
         ("HƯỚNG DẪN ĐIỀN BÁO CÁO", True),
-        (f"Đơn vị: {unit.name} (mã {unit.code}). Kỳ báo cáo: {period.describe_vi(scheme)}.", False),
+        (f"Đơn vị: {unit.name} (mã {unit.code}). Kỳ báo cáo: {calendar.describe_vi(period)}.", False),
         ("1. Điền vào sheet BaoCao, mỗi chỉ tiêu một dòng: cột Tử số và Mẫu số là số nguyên không âm "
          "(có thể viết 1.234). Tử số không được lớn hơn mẫu số.", False),
         ("2. Không phát sinh (không có gì để đếm) thì ghi 0 ở cả tử số và mẫu số; chỉ tiêu đó không bị "
@@ -333,13 +335,13 @@ def _fix_modified(core_xml: bytes, stamp: datetime) -> bytes:
 
 
 def write_templates(catalogue: Catalogue, period: Period | str, out_dir, unit_code: str | None = None,
-                    scheme: str = "decree09") -> list[Path]:
+                    calendar: ReportingCalendar = DEFAULT_CALENDAR) -> list[Path]:
     """Blank workbooks `<out_dir>/<period>/<unit_code>.xlsx` for every unit reporting in the period."""
     period = _as_period(period)
-    units = ([resolve_unit(catalogue, unit_code, period, scheme)] if unit_code
-             else catalogue.units_in(period, scheme))
+    units = ([resolve_unit(catalogue, unit_code, period, calendar)] if unit_code
+             else catalogue.units_in(period, calendar))
     out = Path(out_dir) / period.label
-    return [write_unit_workbook(out / f"{u.code}.xlsx", catalogue, u, period, scheme=scheme) for u in units]
+    return [write_unit_workbook(out / f"{u.code}.xlsx", catalogue, u, period, calendar=calendar) for u in units]
 
 
 # --- CSV ---------------------------------------------------------------------------------------
@@ -371,10 +373,10 @@ def to_cp1258_text(text: str) -> str:
 
 def write_unit_csv(path, catalogue: Catalogue, unit: Unit | str, period: Period | str, figures: Figures, *,
                    encoding: str = "utf-8-sig", delimiter: str = ",", rate_form: str | None = None,
-                   scheme: str = "decree09") -> Path:
+                   calendar: ReportingCalendar = DEFAULT_CALENDAR) -> Path:
     """A CSV submission, one row per figure (same rows as the workbook, blank codes left out)."""
     period = _as_period(period)
-    unit = resolve_unit(catalogue, unit, period, scheme)
+    unit = resolve_unit(catalogue, unit, period, calendar)
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
