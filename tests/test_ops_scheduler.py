@@ -69,11 +69,10 @@ def test_backfill_by_period_and_unpausing_goes_on_with_the_next_period(tthc_env,
             unit = catalogue.units[code]
             write_unit_workbook(tthc_env.shared_drive / period.label / f"{code}.xlsx", catalogue, unit, period,
                                 unit_figures(catalogue, unit, period))
-    env = {"TTHC_DATA_DIR": str(tthc_env.data_dir), "TTHC_SHARED_DRIVE": str(tthc_env.shared_drive)}
     # Backfills only at first, as in the demo: unpaused, the DAG would also catch up from 2025-01.
-    config = {"scheduler": {"use_job_schedule": "False"}}
-    with airflow_cluster(tmp_path / "airflow_home", env=env, config=config, parallelism=4,
-                         start_timeout=300) as cluster:
+    env = {"TTHC_DATA_DIR": str(tthc_env.data_dir), "TTHC_SHARED_DRIVE": str(tthc_env.shared_drive),
+           "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"}
+    with airflow_cluster(tmp_path / "airflow_home", env=env, parallelism=4, start_timeout=300) as cluster:
         sessions = cluster.pgids()
         _progress(t0, f"cluster up (healthy after {cluster.ready_after:.1f} s)")
         cluster.wait_for_dags([DAG_ID], timeout=300)
