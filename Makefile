@@ -31,11 +31,11 @@ bench: $(STAMP)
 # Airflow on http://localhost:$(PORT) over $(AIRFLOW_HOME) (the demo's runs): scheduler, dag-processor,
 # api-server and triggerer in the foreground; the pool tthc_portal is created. Ctrl-C stops them all.
 airflow-ui: $(STAMP)
-	$(BIN)/python -m tthc_airflow.local_cluster up --port $(PORT)
+	$(BIN)/tthc-airflow up --port $(PORT)
 
 # Stops what `make airflow-ui` (or an interrupted demo) left running in $(AIRFLOW_HOME), and only that.
 airflow-stop: $(STAMP)
-	$(BIN)/python -m tthc_airflow.local_cluster stop
+	$(BIN)/tthc-airflow stop
 
 clean:
 	rm -rf $(VENV) .airflow data .pytest_cache

@@ -11,7 +11,7 @@ A note already there (typed in the trigger form, or set before a clear) is kept.
 - DAGs on the ReportingPeriodTimetable (monthly, quarterly, half-year, annual): the period the run
   processes, by the calendar's one rule (tthc.calendar.ReportingCalendar.period_of_run: `period` in
   the conf, else the period holding the logical date, else the data interval's).
-- DAGs started by the `tthc_marts` asset (the reports): the reports the asset events it consumed
+- DAGs started by the `tthc_marts` asset (the reports): the reports the asset events it will read
   changed (tthc.orchestration.reports_changed_by), or its conf `period`; joined by "; ".
 
 Light to import (the scheduler, API server and DAG processor load every plugin): heavier modules
@@ -43,7 +43,7 @@ def run_note(dag_run) -> str | None:
             if dag_run.data_interval_start and dag_run.data_interval_end else None,
             run_after=dag_run.run_after, run_type=getattr(run_type, "value", run_type))
         return calendar.words(period)
-    events = [e.extra or {} for e in (dag_run.consumed_asset_events or [])]
+    events = [e.extra or {} for e in _asset_events(dag_run)]
     if not conf.get("period") and not any(e.get("period") for e in events):
         return None
     from tthc.orchestration import reports_changed_by
@@ -52,6 +52,30 @@ def run_note(dag_run) -> str | None:
     calendar = reporting_calendar()
     labels = [str(conf["period"])] if conf.get("period") else reports_changed_by(events)
     return "; ".join(calendar.words(calendar.parse(label, None)) for label in labels)[:NOTE_LIMIT]
+
+
+def _asset_events(dag_run) -> list:
+    """The events the run consumed, and the later ones of the same assets (as the report DAG's first
+    task reads them, its `inlet_events`): Airflow hands a run only the events up to its queue
+    entry's creation, however many arrived while an earlier run was active."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import object_session
+    from sqlalchemy.orm.exc import UnmappedInstanceError
+
+    consumed = list(dag_run.consumed_asset_events or [])
+    try:
+        session = object_session(dag_run)
+    except UnmappedInstanceError:  # a run not from the database (tests)
+        session = None
+    if not consumed or session is None:
+        return consumed
+    from airflow.models.asset import AssetEvent
+
+    seen = {e.id for e in consumed}
+    later = session.scalars(select(AssetEvent).where(
+        AssetEvent.asset_id.in_({e.asset_id for e in consumed}),
+        AssetEvent.timestamp >= min(e.timestamp for e in consumed)).order_by(AssetEvent.timestamp)).all()
+    return consumed + [e for e in later if e.id not in seen]
 
 
 class RunNotes:

@@ -119,14 +119,12 @@ def main(argv: list[str] | None = None) -> int:
               f"(AIRFLOW_HOME {airflow_home}); backfills through its REST API")
 
         window = backfill.period_window(periods[0].label, periods[-1].label, settings.calendar)
-        failed += _run_backfill(api, cluster, MONTHLY_DAG, window,
-                                lambda label: _summary(settings, Period.parse(label)))
-        for dag_id, (first, last) in ROLLUPS.items():
-            whole = _whole_rollups(first, last, periods[-1])
-            if whole:
-                failed += _run_backfill(api, cluster, dag_id, backfill.period_window(whole[0], whole[-1],
-                                                                                      settings.calendar),
-                                        lambda label: _rollup_summary(settings, label))
+        failed += _run_backfills(api, cluster, {MONTHLY_DAG: window},
+                                 lambda label: _summary(settings, Period.parse(label)))
+        # The roll-ups once every month is aggregated (their sensors would otherwise wait an hour).
+        rollups = {dag_id: backfill.period_window(whole[0], whole[-1], settings.calendar)
+                   for dag_id, (first, last) in ROLLUPS.items() if (whole := _whole_rollups(first, last, periods[-1]))}
+        failed += _run_backfills(api, cluster, rollups, lambda label: _rollup_summary(settings, label))
         for dag_id in (MONTHLY_DAG, *ROLLUPS):
             cluster.set_paused(dag_id, True)
         t = time.monotonic()
@@ -168,28 +166,31 @@ def _whole_rollups(first: str, last: str, last_month) -> list[str]:
     return [r.label for r in periods_between(first, last) if r.last <= last_month]
 
 
-def _run_backfill(api, cluster, dag_id: str, window, describe) -> list[str]:
-    """Create the backfill, print each run as it ends (period, note, seconds, summary); the failed periods."""
+def _run_backfills(api, cluster, windows: dict, describe) -> list[str]:
+    """A backfill of each DAG over its window, all at once; each run printed as it ends (period,
+    note, seconds, what it found); the failed ones returned."""
     from tthc import backfill
 
-    created = backfill.create(api, dag_id, window, MAX_ACTIVE_RUNS)
+    created = {dag_id: backfill.create(api, dag_id, window, MAX_ACTIVE_RUNS) for dag_id, window in windows.items()}
     t = time.monotonic()
-    done: set[str] = set()
+    done: set[tuple[str, str]] = set()
     failed = []
-    label_of = {start: label for start, label in zip(window.starts, window.labels)}
     while True:
         cluster.check_alive()
-        for run in backfill.runs_of(api, dag_id, window):
-            label = label_of.get(_ts(run["logical_date"]))
-            if run["state"] in TERMINAL and label and label not in done and run["end_date"]:
-                done.add(label)
-                seconds = (_ts(run["end_date"]) - _ts(run["start_date"])).total_seconds()
-                print(f"{label}: {dag_id} {run['state']} in {seconds:.0f} s [{run['note']}] — {describe(label)}",
-                      flush=True)
-                if run["state"] != "success":
-                    failed.append(f"{dag_id} {label}")
-        if len(done) == len(window.labels) and api.get(f"/api/v2/backfills/{created['id']}").get("completed_at"):
-            print(f"  backfill of {dag_id}: {len(done)} run(s) in {time.monotonic() - t:.0f} s", flush=True)
+        for dag_id, window in windows.items():
+            label_of = dict(zip(window.starts, window.labels))
+            for run in backfill.runs_of(api, dag_id, window):
+                label = label_of.get(_ts(run["logical_date"]))
+                if run["state"] in TERMINAL and label and (dag_id, label) not in done and run["end_date"]:
+                    done.add((dag_id, label))
+                    seconds = (_ts(run["end_date"]) - _ts(run["start_date"])).total_seconds()
+                    print(f"{label}: {dag_id} {run['state']} in {seconds:.0f} s [{run['note']}] — {describe(label)}",
+                          flush=True)
+                    if run["state"] != "success":
+                        failed.append(f"{dag_id} {label}")
+        if len(done) == sum(len(w.labels) for w in windows.values()) and all(
+                api.get(f"/api/v2/backfills/{b['id']}").get("completed_at") for b in created.values()):
+            print(f"  backfill of {', '.join(windows)}: {len(done)} run(s) in {time.monotonic() - t:.0f} s", flush=True)
             return failed
         time.sleep(1)
 

@@ -5,9 +5,8 @@ What `make demo`, `make airflow-ui` / `make airflow-stop` and the real-scheduler
     with local_airflow(home, metadata_db_url, env={"TTHC_...": ...}) as af:
         af.api("POST", "/api/v2/backfills", json={...})
 
-    python -m tthc_airflow.local_cluster up [--port 8080]   # foreground; Ctrl-C, SIGTERM or SIGHUP ends
-                                                            # every process it started
-    python -m tthc_airflow.local_cluster stop               # ends the components recorded in the home
+    tthc-airflow up [--port 8080]   # foreground; Ctrl-C, SIGTERM or SIGHUP ends every process it started
+    tthc-airflow stop               # ends the components recorded in the home
 
 - AIRFLOW_HOME holds its own airflow.cfg (LocalExecutor, the given metadata database, small
   parallelism, times in Asia/Ho_Chi_Minh, every user an admin so the REST API and the UI need no
@@ -191,13 +190,13 @@ class AirflowCluster:
     def ensure_pool(self, name: str = PORTAL_POOL, slots: int | None = None, description: str = "") -> dict:
         """The pool with `slots` slots (default TTHC_PORTAL_POOL_SLOTS or 4), created or resized."""
         slots = slots if slots is not None else int(self.env.get("TTHC_PORTAL_POOL_SLOTS") or 4)
+        pool = {"name": name, "slots": slots, "description": description, "include_deferred": False}
         r = httpx.get(f"{self.base_url}/api/v2/pools/{name}", timeout=30)
         if r.status_code == 404:
-            return self.api("POST", "/api/v2/pools", json={"name": name, "slots": slots, "description": description})
+            return self.api("POST", "/api/v2/pools", json=pool)
         if r.status_code >= 400:
             raise ClusterError(f"GET /api/v2/pools/{name}: {r.status_code} {r.text[:300]}")
-        return self.api("PATCH", f"/api/v2/pools/{name}", json={"name": name, "slots": slots,
-                                                                  "description": description})
+        return self.api("PATCH", f"/api/v2/pools/{name}", json=pool)
 
     def wait_for_dags(self, dag_ids: list[str], timeout: float = 120) -> None:
         """Until the dag-processor has serialised every DAG in dag_ids; an import error fails at once."""
@@ -481,7 +480,7 @@ def _serve(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tthc_airflow.local_cluster",
+    parser = argparse.ArgumentParser(prog="tthc-airflow",
                                      description="A local Airflow (scheduler, dag-processor, api-server, triggerer) "
                                                  "over $AIRFLOW_HOME (default .airflow)")
     sub = parser.add_subparsers(dest="command", required=True)
