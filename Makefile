@@ -3,13 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The demo's Airflow home (its airflow.cfg: LocalExecutor, SQLite metadata DB, times in Asia/Ho_Chi_Minh)
+# and data folder (warehouse, share, reports), which `tthc` reads by default.
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
-export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
-export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
-export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 export TTHC_DATA_DIR ?= $(CURDIR)/data
+PORT ?= 8080
 
-.PHONY: install demo test bench airflow-ui clean
+.PHONY: install demo test bench airflow-ui airflow-stop clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,9 +29,14 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_shared_drive.py
 
-# The Airflow UI on http://localhost:8080 over the demo's runs (admin password: $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated).
+# Airflow on http://localhost:$(PORT) over $(AIRFLOW_HOME) (the demo's runs): scheduler, dag-processor,
+# api-server and triggerer in the foreground; the pool tthc_portal is created. Ctrl-C stops them all.
 airflow-ui: $(STAMP)
-	TTHC_DATA_DIR=$(TTHC_DATA_DIR)/demo TTHC_SHARED_DRIVE=$(TTHC_DATA_DIR)/demo/shared_drive $(BIN)/airflow standalone
+	$(BIN)/tthc-airflow up --port $(PORT)
+
+# Stops what `make airflow-ui` (or an interrupted demo) left running in $(AIRFLOW_HOME), and only that.
+airflow-stop: $(STAMP)
+	$(BIN)/tthc-airflow stop
 
 clean:
 	rm -rf $(VENV) .airflow data .pytest_cache

@@ -18,42 +18,54 @@ CALENDAR = reporting_calendar()
 # A run queued on the 15th waits for submissions until the 20th at the latest; a run still unfinished
 # this many days after it was queued gets a Deadline Alert. Set in production (docker-compose): Airflow
 # 3.3.2's dag.test() fails on DAGs with a deadline (it looks the alert up by its unserialized form),
-# so the demo and the tests, which run DAGs with dag.test(), leave it unset.
+# so the tests that run DAGs with dag.test() leave it unset (the demo too: its triggerer is not started).
 RUN_DEADLINE_DAYS = os.environ.get("TTHC_RUN_DEADLINE_DAYS")
 
 DOC = """
-### Chỉ tiêu cải cách TTHC hằng tháng — thư mục dùng chung
+### Chỉ tiêu cải cách TTHC hằng tháng — thư mục dùng chung và cổng dịch vụ công
 
-One run per reporting period; the run's data interval **is** the period (Decree 09/2019: the 15th of
-the previous month 00:00 to the 14th 23:59:59, Asia/Ho_Chi_Minh; `TTHC_PERIOD_SCHEME=calendar`
-switches to calendar months, for every component at once). A manual run processes the period named
-in its conf `{"period": "2025-03"}`, else the period holding its logical date; a period that has not
-ended yet is refused and nothing is written.
+Mỗi kỳ báo cáo chạy **một lần**, ngay sau khi kỳ kết thúc. Khoảng dữ liệu (data interval) của lần
+chạy chính là kỳ báo cáo: theo Nghị định 09/2019/NĐ-CP từ 00:00 ngày 15 tháng trước đến hết ngày 14
+(giờ Việt Nam); `TTHC_PERIOD_SCHEME=calendar` chuyển sang tháng dương lịch cho mọi thành phần. Ghi
+chú (note) của mỗi lần chạy ghi kỳ bằng chữ, ví dụ *Kỳ báo cáo tháng 03/2025 (15/02/2025 –
+14/03/2025)*. Lần chạy thủ công xử lý kỳ ghi trong conf `{"period": "2025-03"}`, nếu không thì kỳ
+chứa ngày logic (logical date) của nó; kỳ chưa kết thúc bị từ chối, không ghi gì.
 
-0. `wait_for_submissions` — until the submission deadline (`TTHC_DEADLINE_WORKDAYS` working days after
-   the period's last day, skipping Vietnam's public holidays and days off) checks the share every hour in reschedule mode (no worker is held) and logs
-   who is still missing; at the deadline it goes on with what arrived (the rest are `missing`).
-   Files arriving later are `late`; `tthc_watch_shared_drive` re-runs their period.
-1. `ingest_shared_drive` — records every file on the share, archives and parses new content versions.
-2. `validate_submissions` — runs the Great Expectations suite `submission_rows` on the period's files;
-   rejected files get Vietnamese reasons naming the cell (`tthc status --period ...`).
-3. `load_warehouse` — the newest valid file per unit → core tables (one transaction).
-4. `fetch_portal_unit` (one mapped task per unit, pool `tthc_portal`) — the unit's dossiers from the
-   provincial portal, personal data dropped at the edge, checked by the `dossier_batch` suite and
-   loaded whole or not at all; a quarantined unit fails its own task only. Skipped (one notice)
-   when no portal is configured (connection `tthc_portal` or `TTHC_PORTAL_URL`).
-5. `compute_portal_indicators` → `reconcile_sources` — dossier-based figures (`source = 'portal'`),
-   and self-reports more than 5 points away from them.
-6. `aggregate_marts` — the public marts (one transaction), and again those of the later months of
-   the year already aggregated (their year to date) and of the roll-ups already computed that
-   include the period; updates the `tthc_marts` asset naming all of them, which triggers
-   `tthc_monthly_report` to rewrite each of their reports.
+**Các bước**
 
-Alerts (connections `tthc_smtp`, `tthc_webhook`): any task failure; units still missing at the
-submission deadline (scheduled runs only); and, with `TTHC_RUN_DEADLINE_DAYS` set, a Deadline
-Alert when a run has not finished that many days after it was queued.
+1. `wait_for_submissions` — chờ đến hạn nộp (`TTHC_DEADLINE_WORKDAYS` ngày làm việc sau ngày cuối
+   kỳ, không tính ngày nghỉ lễ, Tết): mỗi giờ xem lại thư mục dùng chung (chế độ reschedule, không
+   giữ chỗ của worker) và ghi vào log các đơn vị còn thiếu. Đến hạn thì chạy tiếp với những gì đã
+   nhận; đơn vị chưa nộp là `missing`, tệp đến sau hạn là `late`. Lần chạy bù (backfill) và chạy
+   lại một kỳ đã qua hạn không phải chờ.
+2. `alert_missing_submissions` — đến hạn, báo (e-mail, webhook) các đơn vị chưa nộp; chỉ lần chạy
+   theo lịch mới báo.
+3. `ingest_shared_drive` — ghi nhận mọi tệp trong thư mục dùng chung, lưu bản sao và đọc các phiên
+   bản mới. Thư mục chỉ được đọc, không bao giờ bị sửa hay xóa.
+4. `validate_submissions` — bộ kiểm tra Great Expectations `submission_rows`; tệp bị từ chối có lý
+   do bằng tiếng Việt chỉ rõ ô sai (`tthc status --period 2025-03`).
+5. `load_warehouse` — tệp hợp lệ mới nhất của mỗi đơn vị vào kho dữ liệu (một giao dịch).
+6. `portal_units` → `fetch_portal_unit` (mỗi đơn vị một task, pool `tthc_portal`) — hồ sơ của đơn
+   vị lấy từ cổng dịch vụ công của tỉnh; dữ liệu cá nhân bị bỏ ngay khi nhận; lô hồ sơ được kiểm
+   tra bằng bộ `dossier_batch` và nạp trọn vẹn hoặc không nạp. Đơn vị bị cách ly chỉ làm hỏng task
+   của chính nó. Chưa cấu hình cổng (connection `tthc_portal` hoặc `TTHC_PORTAL_URL`) thì bỏ qua.
+7. `compute_portal_indicators` → `reconcile_sources` — chỉ tiêu tính từ hồ sơ, và các số tự báo
+   cáo lệch quá 5 điểm so với cổng.
+8. `aggregate_marts` — số liệu tổng hợp (mart) của kỳ, một giao dịch, và tính lại các tháng sau
+   trong năm đã tổng hợp (lũy kế) cùng các kỳ quý, 6 tháng, năm đã tính có chứa kỳ này; báo cho
+   `tthc_monthly_report` (asset `tthc_marts`) viết lại báo cáo của tất cả các kỳ đó.
 
-Re-running a period is always safe: each step replaces that period's rows.
+**Vận hành**
+
+- *Chạy lại một kỳ*: Clear lần chạy của kỳ (hoặc một task) là an toàn — mỗi bước thay dữ liệu của
+  kỳ trong một giao dịch; chạy lại một tháng cập nhật lũy kế của các tháng sau.
+- *Chạy lại nhiều kỳ đã qua*: `tthc backfill --from 2025-01 --to 2025-03` (qua API backfill của
+  Airflow, scheduler chạy đúng các kỳ đó, kể cả kỳ đã chạy rồi).
+- *Bật DAG (unpause)*: scheduler chạy tiếp từ kỳ sau lần chạy theo lịch hoặc backfill cuối cùng và
+  **chạy bù mọi kỳ đã kết thúc** đến hôm nay (tối đa 3 kỳ cùng lúc). Ô "Unpause on trigger" của
+  form Trigger mặc định được chọn: bỏ chọn nếu chỉ muốn một lần chạy.
+- *Cảnh báo* (connection `tthc_smtp`, `tthc_webhook`): task lỗi; đơn vị chưa nộp khi đến hạn; và khi
+  đặt `TTHC_RUN_DEADLINE_DAYS`, lần chạy chưa xong sau chừng ấy ngày (Deadline Alert).
 """
 
 

@@ -10,23 +10,21 @@ from tthc_airflow.notifiers import tthc_alerts
 DOC = """
 ### Báo cáo tháng và báo cáo tổng hợp — Word và Excel
 
-Runs when `tthc_monthly_shared_drive` updates the `tthc_marts` asset. Each asset event names the
-period aggregated and what its update refreshed: the later months of the year whose year to date
-moved and the roll-ups (quarter, half-year, year) that include it. The run rewrites every one of
-those reports, once (`write_report`, one mapped task per report): a correction to 2025-03 rewrites
-2025-03, 2025-04…, 2025-Q1, 2025-H1 and 2025 if they were reported.
+Chạy khi `tthc_monthly_shared_drive` cập nhật asset `tthc_marts`. Mỗi sự kiện của asset ghi kỳ vừa
+tổng hợp và những gì lần cập nhật đó đã tính lại: các tháng sau trong năm có lũy kế thay đổi và các
+kỳ quý, 6 tháng, năm có chứa kỳ đó. Ghi chú của lần chạy ghi các kỳ đó.
 
-Every update is reported, none waits for a later one. Airflow 3.3 keeps one queue entry per DAG and
-asset: while this DAG's run is active (`max_active_runs=1`) the entry stays queued and the next run
-starts when it ends, but that run consumes only the events up to the entry's creation. Events that
-arrived after it (during the previous run) are read here from the asset's event log
-(`inlet_events`, every event since the run's first triggering event), so they are reported by this
-run rather than by whichever update comes next. One run at a time: a run started later reads the
-marts later, so the last file written always holds the newest figures.
+1. `reports_to_write` — các báo cáo cần viết: kỳ trong conf `{"period": "2025-03"}` nếu có; nếu
+   không, mọi kỳ mà các sự kiện đã nêu, kể cả sự kiện đến trong lúc lần chạy trước còn đang chạy
+   (đọc từ nhật ký sự kiện của asset), nên không cập nhật nào phải chờ lần sau. Ví dụ bản sửa của
+   2025-03 viết lại 2025-03, 2025-04…, 2025-Q1, 2025-H1 và 2025 nếu đã có báo cáo.
+2. `write_report` — mỗi báo cáo một task: `BaoCao_TTHC_<kỳ>.docx` và `.xlsx` trong
+   `TTHC_REPORTS_DIR/<kỳ>/` (từ 2025-07 thêm báo cáo riêng của từng xã mới,
+   `BaoCao_TTHC_<kỳ>_<đơn vị>.docx`); báo "báo cáo đã sẵn sàng" (e-mail, webhook) khi xong.
 
-By hand, conf `{"period": "2025-03"}` writes that period's reports again. Files:
-`BaoCao_TTHC_<period>.docx` and `.xlsx` under `TTHC_REPORTS_DIR/<period>/` (from 2025-07 also each
-commune's own report, `BaoCao_TTHC_<period>_<unit>.docx`).
+Mỗi lúc một lần chạy (`max_active_runs=1`): lần chạy sau đọc số liệu sau, nên tệp viết cuối luôn có
+số liệu mới nhất. Viết lại báo cáo của một kỳ: Trigger với conf `{"period": "2025-03"}` (không cần
+chạy lại cả kỳ). DAG này nên luôn bật: nó chỉ chạy khi có số liệu mới.
 """
 
 

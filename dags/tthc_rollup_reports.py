@@ -26,27 +26,27 @@ ROLLUPS = {
 DOC = """
 ### Báo cáo {words} — chỉ tiêu cải cách TTHC (Word và Excel)
 
-One run per {words} period (`ReportingPeriodTimetable("{frequency}")`, Decree 09/2019: the period
-runs from the 15th of the month before its first month to the 14th of its last month, e.g. `{example}`;
-`TTHC_PERIOD_SCHEME=calendar` switches to calendar periods). A manual run processes the period named
-in its conf `{{"period": "{example}"}}`, else the period holding its logical date; a period that has
-not ended yet is refused.
+Mỗi kỳ {words} chạy một lần (`ReportingPeriodTimetable("{frequency}")`); khoảng dữ liệu của lần chạy là
+kỳ đó, theo Nghị định 09/2019/NĐ-CP: từ ngày 15 của tháng trước tháng đầu kỳ đến hết ngày 14 của tháng
+cuối kỳ, ví dụ `{example}` (`TTHC_PERIOD_SCHEME=calendar` chuyển sang lịch dương). Ghi chú của lần
+chạy ghi kỳ bằng chữ. Lần chạy thủ công xử lý kỳ ghi trong conf `{{"period": "{example}"}}`, nếu không
+thì kỳ chứa ngày logic của nó; kỳ chưa kết thúc bị từ chối. Chạy lại nhiều kỳ:
+`tthc backfill --from {example} --to {example}`.
 
-1. `wait_for_months` — the roll-up is made of the monthly figures: this sensor (reschedule mode, no
-   worker slot held) checks the warehouse every hour until every month of the period has been
-   aggregated by `tthc_monthly_shared_drive` (its marts exist). It reads the marts rather than
-   waiting on the monthly DAG's runs (an ExternalTaskSensor), so months aggregated by a backfill,
-   a watcher re-run or `tthc run` count alike.
-2. `aggregate_rollup` — Σnumerator/Σdenominator over the months (NQ01-1, a stock: the latest month)
-   per unit and for the area → `mart_unit_kpi_rollup`, `mart_area_kpi_rollup` (one transaction).
-   Units are those at the period's end: an old commune merged on 01/07/2025 counts under its new
-   commune (labelled); the abolished district departments keep their figures up to 30/06/2025.
-   The annual roll-up is also compared with the plan's end-of-year stretch targets.
-3. `write_rollup_report` — `BaoCao_TTHC_<period>.docx` and `.xlsx` under `TTHC_REPORTS_DIR/<period>/`,
-   laid out as the monthly report, with the area's monthly trend chart.
+1. `wait_for_months` — báo cáo {words} được cộng từ số liệu các tháng: sensor này (chế độ reschedule,
+   không giữ chỗ của worker) mỗi giờ xem kho dữ liệu cho đến khi mọi tháng của kỳ đã được
+   `tthc_monthly_shared_drive` tổng hợp. Nó đọc kho dữ liệu chứ không chờ các lần chạy của DAG tháng,
+   nên tháng tổng hợp bằng backfill, bằng lần chạy lại của DAG theo dõi hay bằng `tthc run` đều được.
+2. `aggregate_rollup` — Σ tử số / Σ mẫu số qua các tháng (NQ01-1 là số tồn: lấy tháng cuối) cho từng
+   đơn vị và toàn huyện → `mart_unit_kpi_rollup`, `mart_area_kpi_rollup` (một giao dịch). Đơn vị tính
+   theo cuối kỳ: xã cũ sáp nhập ngày 01/07/2025 được tính vào xã mới (có ghi chú); các phòng, ban cấp
+   huyện giữ số liệu đến 30/06/2025. Báo cáo năm so thêm với chỉ tiêu phấn đấu cuối năm của kế hoạch.
+3. `write_rollup_report` — `BaoCao_TTHC_<kỳ>.docx` và `.xlsx` trong `TTHC_REPORTS_DIR/<kỳ>/`, bố cục như
+   báo cáo tháng, có biểu đồ xu hướng theo tháng của toàn huyện.
 
-Re-aggregating a month later (a correction, a backfill) refreshes the roll-ups already computed;
-clear `write_rollup_report` to write the report again.
+Tổng hợp lại một tháng sau đó (bản sửa, backfill) tính lại các kỳ {words} đã tính có chứa tháng đó,
+và `tthc_monthly_report` viết lại báo cáo của chúng. Bật DAG thì scheduler chạy bù mọi kỳ {words} đã
+kết thúc sau lần chạy cuối.
 """
 
 

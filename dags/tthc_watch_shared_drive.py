@@ -11,10 +11,13 @@ from tthc_airflow import DEFAULT_ARGS, task_settings
 DOC = """
 ### Theo dõi thư mục dùng chung — báo cáo muộn, báo cáo sửa đổi
 
-Every 30 minutes: records new or changed files on the share (the same ingest as the monthly DAG).
-For each period that was already aggregated and reported and now has a new file version (a late
-submission, or a unit's correction), it triggers `tthc_monthly_shared_drive` with conf
-`{"period": "YYYY-MM"}`: that period alone is validated, loaded, aggregated and reported again.
+Mỗi 30 phút (không chạy bù).
+
+1. `periods_with_new_files` — ghi nhận các tệp mới hoặc đã đổi trong thư mục dùng chung (như bước
+   ingest của DAG tháng) và tìm các kỳ đã tổng hợp, đã có báo cáo mà nay có phiên bản tệp mới (báo
+   cáo nộp muộn, hoặc đơn vị gửi bản sửa).
+2. `rerun_period` — mỗi kỳ như vậy một lần chạy `tthc_monthly_shared_drive` với conf
+   `{"period": "YYYY-MM"}`: chỉ kỳ đó được kiểm tra, nạp, tổng hợp và viết lại báo cáo.
 """
 
 

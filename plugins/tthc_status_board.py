@@ -4,7 +4,7 @@ A FastAPI app mounted by the API server at /tthc (plugin `fastapi_apps`), shown 
 under Browse → "Bảng trạng thái TTHC" (plugin `external_views`, rendered in the UI's iframe).
 
     GET /tthc/?period=2025-03              the board (default: the newest period in the marts)
-    GET /tthc/reports/2025-03/<file>       a report file from TTHC_REPORTS_DIR/<period>/
+    GET /tthc/reports/2025-03/<file>       a report file from TTHC_REPORTS_DIR/<period>/ (also 2025-Q1, 2025-H1, 2025)
 
 Every route requires Airflow's own authentication and read access to the DAG
 `tthc_monthly_shared_drive`: `requires_access_dag("GET", ...)` from
@@ -46,6 +46,9 @@ DAG_ID = "tthc_monthly_shared_drive"
 URL_PREFIX = "/tthc"
 TEMPLATES_DIR = Path(__file__).resolve().with_name("tthc_status_board") / "templates"
 PERIOD_RE = re.compile(r"^\d{4}-\d{2}$")
+# A report folder: a month, or a roll-up (2025-Q1, 2025-H1, 2025).
+REPORT_PERIOD_RE = re.compile(r"^\d{4}(-\d{2}|-Q[1-4]|-H[12])?$")
+MARTS_ASSET = "tthc_marts"
 # What the report step writes (<reports_dir>/<period>/BaoCao_TTHC_<period>.docx/.xlsx), and nothing else.
 REPORT_TYPES = {
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -167,6 +170,36 @@ def find_dag_run(start: datetime, end: datetime) -> dict | None:
             .order_by(DagRun.run_after.desc(), DagRun.id.desc())
             .limit(1)
         ).first()
+    return _run_row(row)
+
+
+def find_marts_run(period: str, recent: int = 500) -> dict | None:
+    """The run that produced the figures shown: the source run of the newest `tthc_marts` asset event
+    naming `period` (a backfill, a scheduled run, a watcher's or a manual re-run alike); None when
+    no event names it (the marts came from `tthc run`, or before Airflow kept the events)."""
+    from sqlalchemy import select
+
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        events = session.execute(
+            select(AssetEvent.extra, AssetEvent.source_run_id)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.name == MARTS_ASSET, AssetEvent.source_dag_id == DAG_ID)
+            .order_by(AssetEvent.timestamp.desc(), AssetEvent.id.desc())
+            .limit(recent)
+        ).all()
+        run_id = next((e.source_run_id for e in events if (e.extra or {}).get("period") == period), None)
+        if run_id is None:
+            return None
+        row = session.execute(select(DagRun.run_id, DagRun.state, DagRun.run_type)
+                              .where(DagRun.dag_id == DAG_ID, DagRun.run_id == run_id)).first()
+    return _run_row(row)
+
+
+def _run_row(row) -> dict | None:
     if row is None:
         return None
     return {"run_id": row.run_id, "state": str(getattr(row.state, "value", row.state) or ""),
@@ -174,15 +207,21 @@ def find_dag_run(start: datetime, end: datetime) -> dict | None:
 
 
 def run_link(ui_root: str, period_row: dict) -> dict:
-    """Where the board sends the user for the period's DAG run: the run itself, or the DAG's list
-    of runs when no run has that data interval (or the metadata DB cannot be read)."""
+    """Where the board sends the user for the period's figures: the run that produced them, else the
+    run whose data interval is the period, else the DAG's list of runs (also when the metadata DB
+    cannot be read)."""
     runs = f"{ui_root}/dags/{DAG_ID}/runs"
-    try:
-        run = find_dag_run(datetime.fromisoformat(period_row["period_start"]),
-                           datetime.fromisoformat(period_row["period_end"]))
-    except Exception as exc:  # the board still shows the warehouse without Airflow's DB
-        log.warning("status board: cannot look up the DAG run of %s: %s", period_row["period"], _first_line(exc))
-        run = None
+    run = None
+    lookups = ((find_marts_run, (period_row["period"],)),
+               (find_dag_run, (datetime.fromisoformat(period_row["period_start"]),
+                               datetime.fromisoformat(period_row["period_end"]))))
+    for lookup, args in lookups:
+        try:
+            run = lookup(*args)
+        except Exception as exc:  # the board still shows the warehouse without Airflow's DB
+            log.warning("status board: cannot look up the DAG run of %s: %s", period_row["period"], _first_line(exc))
+        if run is not None:
+            break
     if run is None:
         return {"href": runs, "run_id": None, "state": None, "runs_href": runs}
     return {"href": f"{runs}/{quote(run['run_id'], safe='')}", "run_id": run["run_id"],
@@ -207,7 +246,7 @@ def resolve_report(reports_dir: Path, rel_path: str) -> Path | None:
     if len(parts) != 2:
         return None
     period, name = parts
-    if not PERIOD_RE.fullmatch(period) or not name or name.startswith(".") \
+    if not REPORT_PERIOD_RE.fullmatch(period) or not name or name.startswith(".") \
             or Path(name).suffix.lower() not in REPORT_TYPES:
         return None
     try:
@@ -303,6 +342,16 @@ def board_data(conn, period: str | None, calendar) -> dict:
     return data
 
 
+def rollup_periods(conn) -> list[dict]:
+    """The quarters, half-years and years with roll-up figures, newest first (board_rollup_periods.sql)."""
+    from tthc.periods import RollupPeriod
+    from tthc.warehouse import query
+
+    return [{"label": r["rollup_period"], "title": RollupPeriod.parse(r["rollup_period"]).title_vi(),
+             "first": r["first_period"], "last": r["last_period"]}
+            for r in query(conn, "queries/board_rollup_periods")]
+
+
 # --- the app ------------------------------------------------------------------------------------
 
 
@@ -313,6 +362,11 @@ def templates():
     # autoescape=True for every template whatever its name: reasons and paths come from submissions.
     return Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True, undefined=StrictUndefined,
                        trim_blocks=True, lstrip_blocks=True)
+
+
+def _downloads(here: str, reports_dir: Path, label: str) -> list[dict]:
+    return [{"name": p.name, "href": f"{here}/reports/{quote(label)}/{quote(p.name)}"}
+            for p in report_files(reports_dir, label)]
 
 
 def _ui_root(request) -> str:
@@ -362,6 +416,7 @@ def create_app():
             settings = task_settings()
             with read_snapshot(settings.warehouse_url) as conn:
                 data = board_data(conn, period, settings.calendar)
+                rollups = rollup_periods(conn)
         except Exception as exc:  # no warehouse yet, unreachable, or a broken setting: say so, in the page
             reason = redact(_first_line(exc), url_secrets(settings.warehouse_url) if settings else ())
             log.warning("status board: warehouse unreadable: %s", reason)
@@ -372,8 +427,8 @@ def create_app():
         data["run"] = run_link(_ui_root(request), data.pop("period_row"))
         # Paths under this app's mount (request.url_for would look the name up in the API server's router).
         here = request.scope.get("root_path", "") or ""
-        data["reports"] = [{"name": p.name, "href": f"{here}/reports/{quote(data['period'])}/{quote(p.name)}"}
-                           for p in report_files(settings.reports_dir, data["period"])]
+        data["reports"] = _downloads(here, settings.reports_dir, data["period"])
+        data["rollups"] = [dict(r, reports=_downloads(here, settings.reports_dir, r["label"])) for r in rollups]
         return render("board.html", **base, error=None, **data)
 
     @app.get("/reports/{file_path:path}", name="report")

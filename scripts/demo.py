@@ -1,123 +1,237 @@
-"""`make demo`: a sample shared drive for 2025-01..12 and a fake provincial portal on 127.0.0.1,
-each period run through Airflow (dag.test()), both sources; then the quarterly, half-year and annual
-roll-up reports. The year spans the reorganisation: 30 units report through 2025-06, the five new
-communes from 2025-07 (their year to date and the annual report include the old communes' figures).
+"""`make demo`: a year of the district's reporting, run by Airflow the way a deployment runs it.
 
-Uses its own installation under $TTHC_DATA_DIR/demo (recreated on every run) and the Airflow home
-in $AIRFLOW_HOME, so `make airflow-ui` shows the same runs afterwards.
+A sample shared drive for 2025-01..12 and a fake provincial portal on 127.0.0.1, then a real local
+Airflow (scheduler, dag-processor, api-server; LocalExecutor) over $AIRFLOW_HOME (default .airflow):
+
+1. Airflow's own backfill (the REST API, as `tthc backfill` does) of `tthc_monthly_shared_drive`
+   for 2025-01..12, three periods at a time; then the quarterly, half-year and annual roll-ups.
+   Runs carry their period: the data interval, and a run note in Vietnamese words.
+   The scheduler's own scheduling is held off meanwhile (`[scheduler] use_job_schedule = False`):
+   with the monthly DAG unpaused it would otherwise catch up on every closed period up to today
+   beside the backfill, and the sample drive stops at 2025-12.
+2. The monthly and roll-up DAGs are paused again; the scheduler restarts with its scheduling on, and
+   the report DAG runs on the `tthc_marts` asset events the monthly runs left (one run for every
+   period they aggregated, as after any backfill).
+3. Every component is stopped.
+
+Afterwards `make airflow-ui` shows these runs (real start and end times, task logs), `tthc status
+--period 2025-03` reads the same warehouse (the default data folder, $TTHC_DATA_DIR or ./data), and
+unpausing `tthc_monthly_shared_drive` goes on with 2026-01.
+
+The year spans the reorganisation: 30 units report through 2025-06, the five new communes from
+2025-07 (their year to date and the annual report include the old communes' figures).
+
+Both folders are recreated on every run; a folder the demo did not create is never deleted.
 """
 
 from __future__ import annotations
 
+import argparse
+import multiprocessing
 import os
 import shutil
-import subprocess
+import signal
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PERIODS = ("2025-01", "2025-12")
-ROLLUPS = (("tthc_quarterly_report", ("2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4")),
-           ("tthc_half_year_report", ("2025-H1", "2025-H2")),
-           ("tthc_annual_report", ("2025",)))
+MONTHLY_DAG, REPORT_DAG = "tthc_monthly_shared_drive", "tthc_monthly_report"
+ROLLUPS = {"tthc_quarterly_report": ("2025-Q1", "2025-Q4"),
+           "tthc_half_year_report": ("2025-H1", "2025-H2"),
+           "tthc_annual_report": ("2025", "2025")}
+MAX_ACTIVE_RUNS = 3
 # Fewer dossiers per unit and month than the fake portal's default (80-400): twelve months stay quick.
 DOSSIERS_PER_UNIT_MONTH = (40, 160)
+MARKER = ".tthc-demo"  # in each folder the demo created (and so may delete)
+TERMINAL = {"success", "failed"}
 
 
-def main() -> int:
-    data_root = Path(os.environ.get("TTHC_DATA_DIR") or ROOT / "data")
-    demo = data_root / "demo"
-    if demo.exists():
-        shutil.rmtree(demo)
-    os.environ.update({
-        "TTHC_DATA_DIR": str(demo),
-        "TTHC_SHARED_DRIVE": str(demo / "shared_drive"),
-    })
-    os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".airflow"))
-    os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
-    os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(ROOT / "plugins"))
-    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    # Task logs stay in Airflow (visible in the UI); the terminal gets one line per period.
-    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--to", default=PERIODS[1], metavar="YYYY-MM",
+                        help=f"last month (default {PERIODS[1]}); roll-ups only for whole periods up to it")
+    args = parser.parse_args(argv)
+    # SIGTERM or a closed terminal unwinds like Ctrl-C, so every component and the portal are stopped.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, _frame: sys.exit(128 + signum))
+    # This process's own log lines stay quiet (tasks log at INFO into Airflow, visible in the UI).
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+    t0 = time.monotonic()
+    data_dir = Path(os.environ.get("TTHC_DATA_DIR") or ROOT / "data").resolve()
+    airflow_home = Path(os.environ.get("AIRFLOW_HOME") or ROOT / ".airflow").resolve()
+    for folder in (data_dir, airflow_home):
+        _recreate(folder)
+    # Every TTHC setting at its default under the data folder, as `tthc` reads it afterwards.
+    for var in [v for v in os.environ if v.startswith("TTHC_") and v != "TTHC_PERIOD_SCHEME"]:
+        del os.environ[var]
+    os.environ["TTHC_DATA_DIR"] = str(data_dir)
 
+    from tthc import backfill
     from tthc.catalogue import Catalogue
-    from tthc_testing.sample_share import generate_shared_drive
     from tthc.periods import Period
-    from tthc_testing.fake_portal import FakePortal
     from tthc.settings import Settings
+    from tthc_airflow.local_cluster import AirflowCluster, ClusterError
+    from tthc_testing.fake_portal import FakePortal
+    from tthc_testing.sample_share import generate_shared_drive
 
     # The provincial portal's stand-in: realistic dossiers for every unit, with personal data that
     # the pipeline must drop at the edge. Tasks reach it through the same settings as a real one.
     portal = FakePortal(token="demo-token", dossiers_per_unit_month=DOSSIERS_PER_UNIT_MONTH).start()
-    os.environ.update({"TTHC_PORTAL_URL": portal.url, "TTHC_PORTAL_TOKEN": portal.token,
-                       "TTHC_PII_SALT": "demo-salt-kept-outside-the-warehouse"})
+    portal_env = {"TTHC_PORTAL_URL": portal.url, "TTHC_PORTAL_TOKEN": portal.token,
+                  "TTHC_PII_SALT": "demo-salt-kept-outside-the-warehouse"}
+    os.environ.update(portal_env)
     print(f"fake provincial portal: {portal.url}")
     settings = Settings.from_env()
-    periods = Period.range(Period.parse(PERIODS[0]), Period.parse(PERIODS[1]))
-    t0 = time.monotonic()
-    manifest = generate_shared_drive(settings.shared_drive, Catalogue.load(settings.catalogue_dir), periods,
-                                     calendar=settings.calendar,
-                                     observed=_portal_figures(settings, periods, demo / "scratch"))
-    files = sum(len(u["files"]) for p in manifest.values() for u in p.values())
-    print(f"sample shared drive: {settings.shared_drive} ({files} submissions, {time.monotonic() - t0:.1f} s)")
-
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    if bag.import_errors:
-        print(f"DAG import errors: {bag.import_errors}", file=sys.stderr)
-        return 1
-    monthly, report = bag.get_dag("tthc_monthly_shared_drive"), bag.get_dag("tthc_monthly_report")
-
-    failed = []
-    for period in periods:
+    periods = Period.range(Period.parse(PERIODS[0]), Period.parse(args.to))
+    # For this run only (not in airflow.cfg, which `make airflow-ui` reuses): no scheduling of its own.
+    env = {"TTHC_DATA_DIR": str(data_dir), **portal_env, "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"}
+    if os.environ.get("TTHC_PERIOD_SCHEME"):
+        env["TTHC_PERIOD_SCHEME"] = os.environ["TTHC_PERIOD_SCHEME"]
+    cluster = AirflowCluster(airflow_home, env=env, parallelism=4)
+    (airflow_home / MARKER).touch()
+    failed: list[str] = []
+    # The portal's figures are counted by the pipeline itself (GX included, ≈ 0.4 s a unit), a period
+    # per process on both cores, while Airflow starts beside them.
+    scratch = data_dir / "scratch"
+    pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+    try:
         t = time.monotonic()
-        # The logical date the timetable gives the period's run (its start): the run processes that period.
-        run = monthly.test(logical_date=settings.calendar.bounds(period)[0])
-        # Under a scheduler the tthc_marts asset event starts the report DAG; dag.test() runs one DAG,
-        # so the demo starts it the way ops would for a re-run: with the period in its conf.
-        report_run = report.test(run_conf={"period": period.label})
-        seconds = time.monotonic() - t
-        states = (str(run.state), str(report_run.state))
-        if states != ("success", "success"):
-            failed.append(period.label)
-        print(f"{period.label}: monthly {states[0]}, report {states[1]} in {seconds:.1f} s — {_summary(settings, period)}")
-    from tthc.periods import RollupPeriod
+        counting = [pool.submit(_portal_figures, settings, period, scratch / period.label) for period in periods]
+        cluster.start()
+        observed = {key: figures for job in counting for key, figures in job.result().items()}
+        pool.shutdown()
+        shutil.rmtree(scratch)
+        manifest = generate_shared_drive(settings.shared_drive, Catalogue.load(settings.catalogue_dir), periods,
+                                         calendar=settings.calendar, observed=observed)
+        files = sum(len(u["files"]) for p in manifest.values() for u in p.values())
+        print(f"sample shared drive: {settings.shared_drive} ({files} submissions) and Airflow started, "
+              f"{time.monotonic() - t:.1f} s")
+        api = backfill.AirflowApi(cluster.base_url)
+        cluster.ensure_pool(description="Portal fetches running at once (one mapped task per unit)")
+        cluster.wait_for_dags([MONTHLY_DAG, REPORT_DAG, *ROLLUPS])
+        for dag_id in (MONTHLY_DAG, REPORT_DAG, *ROLLUPS):
+            cluster.set_paused(dag_id, False)
+        print(f"Airflow: scheduler, dag-processor and api-server on {cluster.base_url} "
+              f"(AIRFLOW_HOME {airflow_home}); backfills through its REST API")
 
-    for dag_id, labels in ROLLUPS:
-        rollup_dag = bag.get_dag(dag_id)
-        for label in labels:
-            t = time.monotonic()
-            rollup = RollupPeriod.parse(label)
-            run = rollup_dag.test(logical_date=settings.calendar.bounds(rollup)[0], run_conf={"period": label})
-            if str(run.state) != "success":
-                failed.append(label)
-            print(f"{label}: {dag_id} {run.state} in {time.monotonic() - t:.1f} s — {_rollup_summary(settings, label)}")
+        window = backfill.period_window(periods[0].label, periods[-1].label, settings.calendar)
+        failed += _run_backfills(api, cluster, {MONTHLY_DAG: window},
+                                 lambda label: _summary(settings, Period.parse(label)))
+        # The roll-ups once every month is aggregated (their sensors would otherwise wait an hour).
+        rollups = {dag_id: backfill.period_window(whole[0], whole[-1], settings.calendar)
+                   for dag_id, (first, last) in ROLLUPS.items() if (whole := _whole_rollups(first, last, periods[-1]))}
+        failed += _run_backfills(api, cluster, rollups, lambda label: _rollup_summary(settings, label))
+        for dag_id in (MONTHLY_DAG, *ROLLUPS):
+            cluster.set_paused(dag_id, True)
+        t = time.monotonic()
+        cluster.restart_component("scheduler", {"AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True"})
+        reports = _wait_for_report_runs(api, cluster)
+        failed += [r["dag_run_id"] for r in reports if r["state"] != "success"]
+        print(f"{REPORT_DAG}: {len(reports)} run(s) on the tthc_marts events, "
+              f"{', '.join(r['state'] for r in reports)} ({time.monotonic() - t:.1f} s)")
+    except (ClusterError, backfill.BackfillError) as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        failed.append("airflow")
+    finally:
+        pool.shutdown(cancel_futures=True)
+        print(f"stopping Airflow: {cluster.stop()}")
+        portal.stop()
     print(f"\nreports under {settings.reports_dir}:")
     for path in sorted(settings.reports_dir.rglob("BaoCao_*")):
         print(f"  {path}")
-    print(f"\ntotal {time.monotonic() - t0:.1f} s; see the runs with `make airflow-ui` (http://localhost:8080)")
-    portal.stop()
+    print(f"\ntotal {time.monotonic() - t0:.1f} s. Next: `make airflow-ui` (http://localhost:8080: the runs, "
+          f"their notes and task logs), `.venv/bin/tthc status --period 2025-03`")
+    if failed:
+        print(f"FAILED: {', '.join(failed)} (task logs under {airflow_home / 'logs'})", file=sys.stderr)
     return 1 if failed else 0
 
 
-def _portal_figures(settings, periods, scratch: Path) -> dict:
-    """What the portal's dossiers say each unit did, counted by the pipeline itself on a scratch
-    warehouse, so the sample self-reports agree with the portal except where a unit misreports."""
+def _recreate(folder: Path) -> None:
+    """Empty `folder` if the demo made it (its marker) or it is empty; refuse anything else."""
+    if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():
+        sys.exit(f"demo: {folder} holds files the demo did not write; move them away or point "
+                 f"TTHC_DATA_DIR / AIRFLOW_HOME elsewhere")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    (folder / MARKER).touch()
+
+
+def _whole_rollups(first: str, last: str, last_month) -> list[str]:
+    from tthc.backfill import periods_between
+
+    return [r.label for r in periods_between(first, last) if r.last <= last_month]
+
+
+def _run_backfills(api, cluster, windows: dict, describe) -> list[str]:
+    """A backfill of each DAG over its window, all at once; each run printed as it ends (period,
+    note, seconds, what it found); the failed ones returned."""
+    from tthc import backfill
+
+    created = {dag_id: backfill.create(api, dag_id, window, MAX_ACTIVE_RUNS) for dag_id, window in windows.items()}
+    t = time.monotonic()
+    done: set[tuple[str, str]] = set()
+    failed = []
+    while True:
+        cluster.check_alive()
+        for dag_id, window in windows.items():
+            label_of = dict(zip(window.starts, window.labels))
+            for run in backfill.runs_of(api, dag_id, window):
+                label = label_of.get(_ts(run["logical_date"]))
+                if run["state"] in TERMINAL and label and (dag_id, label) not in done and run["end_date"]:
+                    done.add((dag_id, label))
+                    seconds = (_ts(run["end_date"]) - _ts(run["start_date"])).total_seconds()
+                    print(f"{label}: {dag_id} {run['state']} in {seconds:.0f} s [{run['note']}] — {describe(label)}",
+                          flush=True)
+                    if run["state"] != "success":
+                        failed.append(f"{dag_id} {label}")
+        if len(done) == sum(len(w.labels) for w in windows.values()) and all(
+                api.get(f"/api/v2/backfills/{b['id']}").get("completed_at") for b in created.values()):
+            print(f"  backfill of {', '.join(windows)}: {len(done)} run(s) in {time.monotonic() - t:.0f} s", flush=True)
+            return failed
+        time.sleep(1)
+
+
+def _wait_for_report_runs(api, cluster, timeout: float = 600) -> list[dict]:
+    """The report DAG's runs once the asset events are all consumed and every run ended."""
+    from tthc_airflow.local_cluster import ClusterError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        cluster.check_alive()
+        runs = api.get(f"/api/v2/dags/{REPORT_DAG}/dagRuns", limit=100)["dag_runs"]
+        if runs and all(r["state"] in TERMINAL for r in runs) and not _events_waiting(api):
+            return runs
+        if time.monotonic() > deadline:
+            raise ClusterError(f"{REPORT_DAG}: runs not finished after {timeout:.0f} s: "
+                               f"{[(r['dag_run_id'], r['state']) for r in runs]}")
+        time.sleep(1)
+
+
+def _events_waiting(api) -> bool:
+    return bool(api.get(f"/api/v2/dags/{REPORT_DAG}/assets/queuedEvents").get("total_entries"))
+
+
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _portal_figures(settings, period, scratch: Path) -> dict:
+    """What the portal's dossiers say each unit did in `period`, counted by the pipeline itself on a
+    scratch warehouse, so the sample self-reports agree with the portal except where a unit misreports."""
     from tthc import orchestration, warehouse
 
     scratch_settings = settings.with_(warehouse_url=f"sqlite:///{scratch / 'warehouse.sqlite'}",
                                       archive_dir=scratch / "archive")
     figures: dict = {}
-    for period in periods:
-        orchestration.run_portal(scratch_settings, period)
-        with warehouse.transaction(scratch_settings.warehouse_url) as conn:
-            for r in warehouse.query(conn, "queries/portal_figures", period=period.label):
-                figures.setdefault((period.label, r["unit_code"]), {})[r["indicator_code"]] = (
-                    r["numerator"], r["denominator"])
-    shutil.rmtree(scratch)
+    orchestration.run_portal(scratch_settings, period)
+    with warehouse.transaction(scratch_settings.warehouse_url) as conn:
+        for r in warehouse.query(conn, "queries/portal_figures", period=period.label):
+            figures.setdefault((period.label, r["unit_code"]), {})[r["indicator_code"]] = (
+                r["numerator"], r["denominator"])
     return figures
 
 

@@ -137,6 +137,7 @@ def test_one_period_with_both_sources(dags, tthc_env, monkeypatch, caplog, profi
         for field, value in portal.settings().items():
             if value is not None:
                 monkeypatch.setenv(f"TTHC_{field.upper()}", value)
+        monkeypatch.setenv("TTHC_PII_SALT", "dag-run-test-salt-0123456789abcdef")
         _run_period(dags, tthc_env)
     with transaction(tthc_env.warehouse_url) as conn:
         area = conn.execute(text("SELECT numerator, denominator, sources FROM mart_area_kpi_monthly "

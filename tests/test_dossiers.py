@@ -29,7 +29,7 @@ MARCH, APRIL = Period(2025, 3), Period(2025, 4)  # Decree 09: 15/02–14/03 and 
 JUNE, JULY = Period(2025, 6), Period(2025, 7)  # 15/05–14/06 and 15/06–14/07: the reorganisation of 01/07
 HO_XA, BEN_QUAN = "X-19363", "X-19366"
 CANARY_NAME, CANARY_ID, CANARY_PHONE = "Canary Trịnh Thị Zê", "099912345678", "0999123456"
-SALT = "test-salt-3c1f"
+SALT = "test-salt-3c1f-0123456789abcdef0123"
 # The catalogue row the on-time rate needs (the office adds it to include/catalogue/indicators.csv).
 TDGQ_ROW = ("TDGQ-1,15,766,Tỷ lệ hồ sơ giải quyết đúng hoặc trước hạn,Giải quyết đúng hạn,all,"
             "Số hồ sơ đã giải quyết đúng hoặc trước hạn,Số hồ sơ đã giải quyết,,sum,resolved\n")
@@ -75,7 +75,8 @@ APRIL_FIGURES = {"NQ01-1": NQ01_1, "NQ01-2": (0, 0), "NQ01-3": (1, 1), "NQ02-3":
 
 
 @pytest.fixture
-def settings(tthc_env, tmp_path):
+def settings(tthc_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("TTHC_PII_SALT", SALT)  # without it nothing is fetched (tests/test_portal_salt.py)
     catalogue = tmp_path / "catalogue"
     shutil.copytree(DEFAULT_CATALOGUE_DIR, catalogue)
     with (catalogue / "indicators.csv").open("a", encoding="utf-8") as f:

@@ -123,8 +123,10 @@ def test_a_file_needing_more_memory_than_allowed_is_rejected_and_the_next_parses
     with ParseSandbox(limits) as box:
         with pytest.raises(SubmissionParseError) as info:
             box.parse(hungry)
-        # Near its ceiling a worker may not even manage to answer: the wall clock then ends it.
-        assert re.search(r"bộ nhớ nên bị dừng|giây nên bị dừng", info.value.reasons[0]), info.value.reasons
+        # Near its ceiling a worker may not even manage to answer (the wall clock then ends it), or
+        # the interpreter itself fails to allocate on the way out and exits 1 (seen on a loaded machine).
+        assert re.search(r"bộ nhớ nên bị dừng|giây nên bị dừng|bị dừng bất thường \(mã 1\)",
+                         info.value.reasons[0]), info.value.reasons
         assert box.parse(good).unit_code == hostile.UNIT
     with ParseSandbox(ParseLimits(memory_bytes=1 << 30)) as box:
         assert box.parse(hungry).unit_code == hostile.UNIT  # under the default ceiling it is a workbook

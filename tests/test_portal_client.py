@@ -513,6 +513,18 @@ def test_a_vendor_record_is_mapped_by_the_profile_alone():
     assert record["applicant"]["data"]["fullname"] == CANARY_NAME  # the input is left as it was
 
 
+@pytest.mark.parametrize("column, expected", [
+    (["2025-03-14T17:30:00.000+0000", None, ""], ["2025-03-15T00:30:00+07:00", None, None]),  # UTC, one offset
+    (["2025-03-14T17:30:00Z", "2025-03-14T17:30:00+07:00"], ["2025-03-15T00:30:00+07:00", "2025-03-14T17:30:00+07:00"]),
+    (["2025-03-14T09:00+07:00"], ["2025-03-14T09:00:00+07:00"]),  # no seconds: read value by value
+    (["2025-03-14T09:00:00", "2025-03-14"], ["2025-03-14T09:00:00+07:00", "2025-03-14T00:00:00+07:00"]),  # local
+    (["2025-02-30T00:00:00Z", "14/03/2025", 7], ["2025-02-30T00:00:00Z", "14/03/2025", "7"]),  # kept as sent
+])
+def test_iso8601_dates_become_local_time_or_stay_as_sent(column, expected):
+    field = load_profile("vnpt-igate").dossiers.mapping.fields["received_at"]
+    assert field.convert(column) == expected
+
+
 def test_the_fake_vendor_shape_hides_the_national_names():
     shaped = vnpt_record(make_dossier("U", "A", "20250301090000", ChuHoSo=CANARY_NAME))
     assert "MaHoSo" not in shaped and shaped["acceptedDate"] == "2025-03-01T02:00:00.000+0000"

@@ -97,6 +97,7 @@ class Tables(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.tables: dict[str, list[dict]] = {}
         self.links: dict[str, str] = {}
+        self.targets: dict[str, str | None] = {}  # link text → its target attribute
         self._table = self._row = self._cell = self._a = None
         self.feed(html)
 
@@ -113,7 +114,7 @@ class Tables(HTMLParser):
         elif tag == "li" and self._cell is not None and self._cell[0]:
             self._cell[0] += "\n"
         elif tag == "a":
-            self._a = [attrs.get("href"), ""]
+            self._a = [attrs.get("href"), "", attrs.get("target")]
 
     def handle_endtag(self, tag):
         if tag == "table":
@@ -124,6 +125,7 @@ class Tables(HTMLParser):
             self._cell = None
         elif tag == "a" and self._a:
             self.links[self._a[1].strip()] = self._a[0]
+            self.targets[self._a[1].strip()] = self._a[2]
             self._a = None
 
     def handle_data(self, data):
@@ -146,6 +148,7 @@ def test_board_content(client, monkeypatch):
         return {"run_id": RUN_ID, "state": "success", "run_type": "scheduled"}
 
     monkeypatch.setattr(board, "find_dag_run", fake_run)
+    monkeypatch.setattr(board, "find_marts_run", lambda period: None)  # no asset event names it
     r = client.get("/", params={"period": "2025-03"})
     assert r.status_code == 200, r.text
     html = r.text
@@ -195,14 +198,30 @@ def test_board_content(client, monkeypatch):
 
     # Links: the DAG run whose data interval is the period, and the period's report files.
     assert asked == [(datetime(2025, 2, 15, tzinfo=LOCAL_TZ), datetime(2025, 3, 15, tzinfo=LOCAL_TZ))]
-    assert page.links[f"Lần chạy DAG tthc_monthly_shared_drive: {RUN_ID}"] == \
+    run_text = f"Lần chạy DAG tthc_monthly_shared_drive đã tính số liệu này: {RUN_ID}"
+    assert page.links[run_text] == \
         "/dags/tthc_monthly_shared_drive/runs/scheduled__2025-03__2025-03-14T17%3A00%3A00%2B00%3A00"
+    assert page.targets[run_text] == "_top" and page.targets["Mọi lần chạy"] == "_top"  # out of the iframe
     assert page.links["BaoCao_TTHC_2025-03.docx"] == "/reports/2025-03/BaoCao_TTHC_2025-03.docx"
     assert page.links["BaoCao_TTHC_2025-03.xlsx"] == "/reports/2025-03/BaoCao_TTHC_2025-03.xlsx"
 
 
+def test_the_run_link_is_the_run_that_produced_the_figures(client, monkeypatch):
+    """The newest tthc_marts event naming the period tells which run aggregated it (here a watcher's
+    re-run, whose data interval is not the period); the interval match is only the fallback."""
+    rerun = "manual__2025-03__2026-11-29T10:00:00+00:00"
+    monkeypatch.setattr(board, "find_marts_run", lambda period: {"run_id": rerun, "state": "success",
+                                                                  "run_type": "manual"} if period == "2025-03" else None)
+    monkeypatch.setattr(board, "find_dag_run", lambda start, end: pytest.fail("the interval match was not needed"))
+    page = Tables(client.get("/", params={"period": "2025-03"}).text)
+    text = f"Lần chạy DAG tthc_monthly_shared_drive đã tính số liệu này: {rerun}"
+    assert page.links[text] == "/dags/tthc_monthly_shared_drive/runs/manual__2025-03__2026-11-29T10%3A00%3A00%2B00%3A00"
+    assert page.targets[text] == "_top"
+
+
 def test_default_period_is_the_newest_and_without_a_run_links_the_runs_list(client, monkeypatch):
     monkeypatch.setattr(board, "find_dag_run", lambda start, end: None)
+    monkeypatch.setattr(board, "find_marts_run", lambda period: None)
     r = client.get("/")
     assert r.status_code == 200
     assert "kỳ 2025-04" in r.text
@@ -216,8 +235,42 @@ def test_default_period_is_the_newest_and_without_a_run_links_the_runs_list(clie
         raise RuntimeError("metadata DB down")
 
     monkeypatch.setattr(board, "find_dag_run", broken)  # the board still shows the warehouse
+    monkeypatch.setattr(board, "find_marts_run", lambda period: broken(None, None))
     r = client.get("/", params={"period": "2025-03"})
     assert r.status_code == 200 and Tables(r.text).links["Các lần chạy DAG tthc_monthly_shared_drive"]
+
+
+def test_rollup_periods_and_their_downloads(tmp_path, monkeypatch):
+    """Quarters, half-years and years with roll-up figures are listed with their report files."""
+    from fastapi.testclient import TestClient
+
+    from tthc.settings import Settings
+
+    monkeypatch.setenv("TTHC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TTHC_SHARED_DRIVE", str(tmp_path / "share"))
+    settings = Settings.from_env()
+    for month in ("2025-01", "2025-02", "2025-03"):
+        write_csv(settings.shared_drive, f"{month}/X-19363.csv", "X-19363", month, [("NQ01-3", 30, 40)],
+                  mtime=f"{month}-12 09:00")
+    orchestration.ingest_shared_drive(settings)
+    for period in Period.range(Period(2025, 1), MAR):
+        orchestration.validate_period(settings, period)
+        orchestration.load_period(settings, period)
+        orchestration.aggregate_period(settings, period)
+    orchestration.run_rollup(settings, "2025-Q1")
+    app = board.create_app()
+    app.dependency_overrides[board.board_reader()] = FakeUser
+    monkeypatch.setattr(board, "find_marts_run", lambda period: None)
+    monkeypatch.setattr(board, "find_dag_run", lambda start, end: None)
+    client = TestClient(app)
+    page = Tables(client.get("/", params={"period": "2025-02"}).text)
+    (row,) = page.tables["rollups"][1:]
+    assert row["attrs"]["data-period"] == "2025-Q1"
+    assert " ".join(row["cells"][0][0].split()) == "2025-Q1 (quý I năm 2025)" and row["cells"][1][0] == "2025-01 – 2025-03"
+    assert page.links["BaoCao_TTHC_2025-Q1.docx"] == "/reports/2025-Q1/BaoCao_TTHC_2025-Q1.docx"
+    r = client.get("/reports/2025-Q1/BaoCao_TTHC_2025-Q1.xlsx")
+    assert r.status_code == 200 and r.content == (settings.reports_dir / "2025-Q1" / "BaoCao_TTHC_2025-Q1.xlsx").read_bytes()
+    assert client.get("/reports/2025-Q5/BaoCao_TTHC_2025-Q1.xlsx").status_code == 404
 
 
 def test_unknown_or_malformed_period(client):

@@ -9,21 +9,30 @@ import logging
 import sys
 from pathlib import Path
 
+from .backfill import BackfillError
 from .catalogue import CatalogueError
-from .periods import Period, PeriodError
+from .periods import Period, PeriodError, RollupPeriod, parse_period
 from .sources.portal.fetch import PortalError
 from .settings import Settings, SettingsError
 from .storage import StorageError
 from .textsafety import safe_text
 from .warehouse import WarehouseError
 
-BOOL_COLUMNS = {"meets_target", "ytd_meets_target"}
+BOOL_COLUMNS = {"meets_target", "ytd_meets_target", "meets_stretch"}
 TIME_COLUMNS = {"received_at", "deadline"}  # shown to the minute, local time (stored to the microsecond)
 
 
 def _period(value: str) -> Period:
     try:
         return Period.parse(value)
+    except PeriodError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _any_period(value: str) -> Period | RollupPeriod:
+    """A month (2025-03) or a roll-up period (2025-Q1, 2025-H1, 2025)."""
+    try:
+        return parse_period(value, None)
     except PeriodError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -72,7 +81,7 @@ def _emit(rows: list[dict], fmt: str, columns: list[str]) -> None:
             print("  ".join(r[c].ljust(widths[c]) for c in columns))
 
 
-def _columns(conn, name: str, period: Period) -> tuple[list[dict], list[str]]:
+def _columns(conn, name: str, period: Period | RollupPeriod) -> tuple[list[dict], list[str]]:
     from sqlalchemy import text
 
     from .warehouse import read_sql
@@ -107,18 +116,44 @@ def cmd_rollup(args, settings: Settings) -> int:
     return 0
 
 
-def _read_mart(settings: Settings, name: str, period: Period):
-    from .warehouse import prepare, transaction
+def _existing_warehouse(settings: Settings) -> None:
+    """Reading commands never create a warehouse: a missing one is an error naming where it was looked for."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
 
-    prepare(settings)
+    from .warehouse import get_engine, prepare
+
+    url = settings.warehouse_url
+    hint = "run `tthc run --period YYYY-MM` or `make demo` first, or set TTHC_DATA_DIR / TTHC_WAREHOUSE_URL"
+    if url.startswith("sqlite"):
+        path = Path(url.split("///", 1)[-1])
+        if not path.is_file():
+            raise WarehouseError(f"no warehouse at {path} ({hint})")
+    try:
+        with get_engine(url).connect() as conn:
+            migrated = inspect(conn).has_table("schema_version")
+    except SQLAlchemyError as exc:  # the server or database is missing: say so, not a traceback
+        raise WarehouseError(f"warehouse not reachable: {exc.__class__.__name__}: "
+                             f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from None
+    if not migrated:
+        raise WarehouseError(f"the database of TTHC_WAREHOUSE_URL holds no warehouse ({hint})")
+    prepare(settings)  # a warehouse of an older schema version is brought up to date
+
+
+def _read_mart(settings: Settings, name: str, period: Period | RollupPeriod):
+    from .warehouse import transaction
+
+    _existing_warehouse(settings)
     with transaction(settings.warehouse_url) as conn:
         return _columns(conn, name, period)
 
 
 def cmd_export(args, settings: Settings) -> int:
-    rows, columns = _read_mart(settings, f"queries/export_{args.level}", args.period)
+    rollup = isinstance(args.period, RollupPeriod)
+    rows, columns = _read_mart(settings, f"queries/export_{'rollup_' if rollup else ''}{args.level}", args.period)
     if not rows:
-        print(f"tthc: no figures for {args.period} yet (run `tthc run --period {args.period}`)", file=sys.stderr)
+        how = f"tthc rollup --period {args.period}" if rollup else f"tthc run --period {args.period}"
+        print(f"tthc: no figures for {args.period} yet (run `{how}`)", file=sys.stderr)
     _emit(rows, args.format, columns)
     return 0
 
@@ -142,6 +177,36 @@ def cmd_template(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_backfill(args, settings: Settings) -> int:
+    """Closed periods re-run by Airflow's scheduler, through the API server's backfill API."""
+    from . import backfill
+
+    window = backfill.period_window(args.first, args.last, settings.calendar)
+    dag_id = backfill.dag_for(window.frequency, args.dag)
+    with backfill.AirflowApi(args.api_url) as api:
+        if args.dry_run:
+            dates = backfill.plan(api, dag_id, window, args.max_active_runs)
+            for label, date in zip(window.labels, dates):
+                print(f"{dag_id}  {label}  logical date {date}")
+            return 0
+        if backfill.is_paused(api, dag_id):
+            print(f"tthc: {dag_id} is paused: its backfill runs start once it is unpaused (unpausing also lets "
+                  f"the scheduler catch up on later periods: see README, Operate)", file=sys.stderr)
+            if args.wait:
+                return 2
+        created = backfill.create(api, dag_id, window, args.max_active_runs)
+        print(f"backfill {created['id']} of {dag_id}: {', '.join(window.labels)} "
+              f"({len(window.labels)} run(s), at most {args.max_active_runs} at a time)")
+        if not args.wait:
+            return 0
+        runs = backfill.wait(api, created, window, timeout=args.timeout,
+                             progress=lambda states: print(f"  runs: {states}", file=sys.stderr))
+    failed = [r for r in runs if r["state"] != "success"]
+    for label, run in zip(window.labels, sorted(runs, key=lambda r: r["logical_date"])):
+        print(f"{label}  {run['state']}  {run['dag_run_id']}")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tthc", description="TTHC reform KPI pipeline (settings from TTHC_* variables)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -152,8 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rollup", help="a quarter's, half-year's or year's figures and report (months run first)")
     p.add_argument("--period", required=True, metavar="YYYY-Qn|YYYY-Hn|YYYY")
     p.set_defaults(func=cmd_rollup)
-    p = sub.add_parser("export", help="mart rows of a period on stdout")
-    p.add_argument("--period", type=_period, required=True, metavar="YYYY-MM")
+    p = sub.add_parser("export", help="mart rows of a period (a month or a roll-up) on stdout")
+    p.add_argument("--period", type=_any_period, required=True, metavar="YYYY-MM|YYYY-Qn|YYYY-Hn|YYYY")
     p.add_argument("--level", choices=("unit", "area"), required=True)
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.set_defaults(func=cmd_export)
@@ -166,6 +231,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unit", metavar="CODE")
     p.add_argument("--out", required=True, metavar="DIR")
     p.set_defaults(func=cmd_template)
+    p = sub.add_parser("backfill", help="re-run closed periods through Airflow's scheduler (its backfill API)")
+    p.add_argument("--from", dest="first", required=True, metavar="PERIOD", help="2025-01, 2025-Q1, 2025-H1 or 2025")
+    p.add_argument("--to", dest="last", required=True, metavar="PERIOD", help="the last period, included")
+    p.add_argument("--dag", metavar="NAME", help="monthly, quarterly, half-year, annual or a DAG id "
+                                                 "(default: the DAG of the periods' kind)")
+    p.add_argument("--max-active-runs", type=int, default=3, metavar="N")
+    p.add_argument("--dry-run", action="store_true", help="show the runs Airflow would create, create none")
+    p.add_argument("--wait", action="store_true", help="wait for every run; exit 1 if one failed")
+    p.add_argument("--timeout", type=float, default=3600, metavar="SECONDS", help="with --wait")
+    p.add_argument("--api-url", metavar="URL", help="the Airflow API server (default: TTHC_AIRFLOW_API_URL "
+                                                     "or http://127.0.0.1:8080)")
+    p.set_defaults(func=cmd_backfill)
     return parser
 
 
@@ -176,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return args.func(args, settings)
-    except (WarehouseError, PortalError, SettingsError, CatalogueError, StorageError, OSError, ValueError) as exc:
+    except (WarehouseError, PortalError, SettingsError, CatalogueError, StorageError, BackfillError, OSError,
+            ValueError) as exc:
         # The environment, not a unit's file: one line naming the cause (with the system's errno text).
         print(f"tthc: {(str(exc).strip() or exc.__class__.__name__).splitlines()[0]}", file=sys.stderr)
         return 2

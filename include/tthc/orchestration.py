@@ -18,6 +18,7 @@ from .marts.reconciliation import reconcile
 from .marts.rollups import MonthsNotAggregated, aggregate_rollup, months_aggregated
 from .periods import Period, PeriodError, RollupPeriod
 from .settings import Settings
+from .sources.portal.privacy import salt_from_env
 from .sources.portal.stage import (PortalBatchQuarantined, compute_portal_indicators, ingest_portal_unit,
                                   ingest_portal_units)
 from .sources.shared_drive.stage import ingest_shared_drive
@@ -82,6 +83,7 @@ def portal_units(settings: Settings, period: Period) -> list[str]:
     if not settings.portal_url:
         log.info("portal not configured (no TTHC_PORTAL_URL or tthc_portal connection): portal source skipped")
         return []
+    salt_from_env()  # no salt, no fetch: refused here, once, rather than in every unit's task
     return [u.code for u in load_catalogue(settings).units_during(period, settings.calendar)]
 
 

@@ -159,8 +159,16 @@ class RollupPeriod:
         return self.title_vi()
 
 
-def parse_period(label: str, frequency: str = "month") -> Period | RollupPeriod:
-    """A label of the given frequency: '2025-03' (month), '2025-Q1', '2025-H1', '2025'."""
+def parse_period(label: str, frequency: str | None = "month") -> Period | RollupPeriod:
+    """A label of the given frequency: '2025-03' (month), '2025-Q1', '2025-H1', '2025'; with
+    frequency None, a label of any of them."""
+    if frequency is None:
+        for kind in (Period, RollupPeriod):
+            try:
+                return kind.parse(label)
+            except PeriodError:
+                pass
+        raise PeriodError(f"kỳ báo cáo phải có dạng YYYY-MM, YYYY-Q1..Q4, YYYY-H1..H2 hoặc YYYY, nhận được {label!r}")
     if frequency == "month":
         return Period.parse(label)
     period = RollupPeriod.parse(label)

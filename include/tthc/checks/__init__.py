@@ -7,6 +7,7 @@ package loads them, runs them and turns failures into reasons that name the cell
 from __future__ import annotations
 
 import json
+import logging
 import math
 from functools import lru_cache
 
@@ -19,8 +20,10 @@ def load_suite_dict(name: str) -> dict:
 
 @lru_cache(maxsize=4)
 def validation_definition(name: str):
+    _quiet_gx_logs()
     import great_expectations as gx  # heavy (≈2 s): imported only when validating
 
+    _quiet_gx_logs()  # some of its modules set their own logger to INFO when imported
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
     batch = (context.data_sources.add_pandas(f"{name}_source")
@@ -29,6 +32,14 @@ def validation_definition(name: str):
     suite = context.suites.add(gx.ExpectationSuite(**load_suite_dict(name)))
     definition = gx.ValidationDefinition(name=f"{name}_validation", data=batch, suite=suite)
     return context.validation_definitions.add(definition)
+
+
+def _quiet_gx_logs() -> None:
+    """GX logs its own workings at INFO (200-odd lines per task log): keep its warnings and errors."""
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if name.startswith("great_expectations.") and isinstance(logger, logging.Logger) and logger.level:
+            logger.setLevel(max(logger.level, logging.WARNING))
 
 
 def run_suite(name: str, frame, parameters: dict):

@@ -5,8 +5,9 @@ Allow-list, never block-list: a record goes on with only the fields the warehous
 tomorrow (an e-mail, an address, a nested applicant) is dropped without anyone having to name it.
 
 An applicant can still be counted without their ID number: with a salt, the ID becomes an
-HMAC key. The salt (TTHC_PII_SALT or an Airflow variable) is never stored in the warehouse,
-so the key cannot be reversed by anyone holding only the warehouse.
+HMAC key. The salt (the environment variable TTHC_PII_SALT of the workers) is never stored in the
+warehouse, so the key cannot be reversed by anyone holding only the warehouse. Without it (or with
+one too short to resist guessing) nothing is fetched, rather than dossiers stored without a key.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import hmac
 import os
 import re
 from collections.abc import Mapping
+
+from ...settings import SettingsError
 
 # The spec's personal fields: never kept; the dossier_batch suite checks a batch holds none of them.
 PERSONAL_FIELDS = ("ChuHoSo", "SoGiayToChuHoSo", "SoDienThoai")
@@ -26,6 +29,9 @@ FLAGS = ("PhaiThanhToan", "DuocThanhToanTrucTuyen", "HoSoCoThanhPhanSoHoa", "Ket
 KEPT_FIELDS = ("MaHoSo", "MaTTHC", "MaLinhVuc", "DonViXuLy", "KenhThucHien", "TrangThaiHoSo",
                "received_at", "due_at", "resolved_at", *FLAGS, "DanhGia")
 SALT_ENV = "TTHC_PII_SALT"
+# 32 characters: `openssl rand -hex 16` (128 bits); ID numbers are 12 digits, easy to enumerate
+# under a short or guessable salt.
+MIN_SALT_LENGTH = 32
 
 _ID_SEPARATORS = re.compile(r"[\s.\-/]+")
 
@@ -46,6 +52,12 @@ def applicant_key(id_number: object, salt: bytes) -> str | None:
     return hmac.digest(salt, normalized.encode("utf-8"), "sha256").hex()
 
 
-def salt_from_env(env: Mapping[str, str] | None = None) -> bytes | None:
-    value = (os.environ if env is None else env).get(SALT_ENV)
-    return value.encode("utf-8") if value else None
+def salt_from_env(env: Mapping[str, str] | None = None) -> bytes:
+    """The salt of the applicant keys; SettingsError when it is missing or too short."""
+    value = (os.environ if env is None else env).get(SALT_ENV) or ""
+    if len(value) < MIN_SALT_LENGTH:
+        state = "is not set" if not value else f"has {len(value)} characters"
+        raise SettingsError(f"{SALT_ENV} {state}: the portal needs a secret salt of at least {MIN_SALT_LENGTH} "
+                            f"characters (e.g. `openssl rand -hex 32`) to key applicants without storing their ID")
+    return value.encode("utf-8")
+

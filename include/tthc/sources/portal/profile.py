@@ -98,6 +98,8 @@ def _iso8601_column(values: list) -> list:
         for v in values:
             if v is not None and v != "":
                 offsets.add(datetime.fromisoformat(v).utcoffset())
+                if v[16:17] != ":":  # no seconds: v[:19] would not be the date-time alone
+                    raise ValueError(v)
         if len(offsets) <= 1:
             offset = next(iter(offsets), None)
             shift = (_LOCAL_DELTA - offset) if offset is not None else timedelta(0)

@@ -1,0 +1,37 @@
+"""What each Celery worker does as it starts (docker-compose.yaml: `[celery] extra_celery_config`
+{"imports": ["tthc_airflow.celery_worker"]}, imported by the worker before it forks its pool).
+
+- It loads the pipeline's heavy libraries once. Every task process is forked from a pool process,
+  so it starts with them instead of importing them itself: Great Expectations alone costs seconds of
+  CPU per validating task (each portal unit, each period's submissions).
+- It lets tasks start processes of their own. Celery's pool (billiard) makes each pool process the
+  standard library's "current process", daemonic and with a key that cannot be pickled, so a task
+  that starts a process (the shared drive's parse sandbox) fails there with "daemonic processes are
+  not allowed to have children". Each pool process gets a plain main-process object back, as the
+  same task has under the LocalExecutor or `tthc run`.
+
+Only imports and that one object: nothing here opens a connection, a file or a thread a fork would share.
+"""
+
+import multiprocessing.process
+
+import great_expectations  # noqa: F401
+import pandas  # noqa: F401
+from celery.signals import worker_process_init
+
+import tthc.checks.dossiers  # noqa: F401
+import tthc.checks.submissions  # noqa: F401
+import tthc.orchestration  # noqa: F401
+
+# The standard library's class of the main process, taken in the worker's main process, before
+# billiard replaces the current-process object in its pool processes.
+_MAIN_PROCESS = type(multiprocessing.process.current_process())
+if _MAIN_PROCESS.__module__ != "multiprocessing.process":
+    raise ImportError(f"{__name__} must be imported by the Celery worker's main process ([celery] extra_celery_config "
+                      f"imports), not in a pool process ({_MAIN_PROCESS.__module__})")
+
+
+@worker_process_init.connect
+def plain_multiprocessing(**_signal) -> None:
+    """In each new pool process: a non-daemonic main-process object with a key of its own."""
+    multiprocessing.process._current_process = _MAIN_PROCESS()
