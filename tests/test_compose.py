@@ -309,6 +309,10 @@ def test_reports_and_archive_are_writable(services):
 # --- Secrets -----------------------------------------------------------------------------------
 
 
+OPTIONAL_PORTAL_CREDENTIALS = {"TTHC_PORTAL_TOKEN", "TTHC_PORTAL_TOKEN_URL", "TTHC_PORTAL_CLIENT_SECRET",
+                               "TTHC_PORTAL_PASSWORD"}
+
+
 def test_no_secret_has_a_literal_value_or_a_default(services):
     for name, service in services.items():
         for key, value in env_of(service).items():
@@ -317,9 +321,10 @@ def test_no_secret_has_a_literal_value_or_a_default(services):
                 assert refs, f"{name}: {key} has a literal value"
                 # The secret itself comes from .env, and compose refuses to start without it
                 # (`${VAR:?...}`): a plain ${VAR} would start the service with an empty one. Only the
-                # portal token may be empty (no portal configured).
+                # portal's credentials may be empty: no portal configured, or a profile that signs in
+                # another way (a static token, or OAuth2 with a client secret or a password).
                 for var, op, default in refs:
-                    if SECRET_NAME.search(var) and var != "TTHC_PORTAL_TOKEN":
+                    if SECRET_NAME.search(var) and var not in OPTIONAL_PORTAL_CREDENTIALS:
                         assert op == ":?", f"{name}: {key} takes ${{{var}}} without :? (op {op!r})"
 
 
