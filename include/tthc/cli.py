@@ -12,6 +12,7 @@ from pathlib import Path
 from .backfill import BackfillError
 from .catalogue import CatalogueError
 from .periods import Period, PeriodError, RollupPeriod, parse_period
+from .redaction import safe_url
 from .sources.portal.fetch import PortalError
 from .settings import Settings, SettingsError
 from .storage import StorageError
@@ -133,7 +134,7 @@ def _existing_warehouse(settings: Settings) -> None:
         with get_engine(url).connect() as conn:
             migrated = inspect(conn).has_table("schema_version")
     except SQLAlchemyError as exc:  # the server or database is missing: say so, not a traceback
-        raise WarehouseError(f"warehouse not reachable: {exc.__class__.__name__}: "
+        raise WarehouseError(f"warehouse {safe_url(url)}: {exc.__class__.__name__}: "
                              f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from None
     if not migrated:
         raise WarehouseError(f"the database of TTHC_WAREHOUSE_URL holds no warehouse ({hint})")
