@@ -13,6 +13,7 @@
 Only imports and that one object: nothing here opens a connection, a file or a thread a fork would share.
 """
 
+import multiprocessing.forkserver
 import multiprocessing.process
 
 import great_expectations  # noqa: F401
@@ -35,3 +36,9 @@ if _MAIN_PROCESS.__module__ != "multiprocessing.process":
 def plain_multiprocessing(**_signal) -> None:
     """In each new pool process: a non-daemonic main-process object with a key of its own."""
     multiprocessing.process._current_process = _MAIN_PROCESS()
+    # A forked pool process also inherits its parent's handle on a forkserver (the parse sandbox's),
+    # a server that is not its child ("No child processes"): it gets a server of its own.
+    server = multiprocessing.forkserver.ForkServer()
+    multiprocessing.forkserver._forkserver = server
+    for name in ("ensure_running", "get_inherited_fds", "connect_to_new_process", "set_forkserver_preload"):
+        setattr(multiprocessing.forkserver, name, getattr(server, name))
