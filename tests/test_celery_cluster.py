@@ -65,7 +65,10 @@ POOL_SLOTS = 2  # fewer than the workers' 4 slots, so the pool, not the workers,
 # Units reporting in the run (the catalogue's others are left out to keep the test to a few minutes on
 # 2 cores): departments and communes, Phòng Tư pháp for NQ02-2.
 UNITS = ("VL-VP", "VL-TP", "VL-NV", "X-19363", "X-19366", "X-19369")
-DOSSIERS_PER_MONTH = (1500, 2500)  # a few pages per unit-period: a fetch runs long enough to be caught
+DOSSIERS_PER_MONTH = (1500, 2500)  # a few pages per unit-period
+# Each page waits this long, so a fetch seen running for a second still runs when its worker is killed
+# (without it a fetch could end between being seen and the kill: nothing was lost, CI run of 2026-11-29).
+PAGE_DELAY = 1.5
 REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 15  # DB 15 for tests; compose uses 0
 TIMEOUT = 900  # seconds for the whole test (a few minutes on 2 cores; more while other jobs share them)
 MARTS = ("mart_unit_kpi_monthly", "mart_area_kpi_monthly", "mart_submission_status", "mart_reconciliation")
@@ -291,7 +294,8 @@ class FakePortalProcess:
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "tthc_testing.fake_portal", "--port", str(self.port), "--token", self.token,
-                 "--catalogue", str(catalogue), "--per-month", *map(str, DOSSIERS_PER_MONTH)],
+                 "--catalogue", str(catalogue), "--per-month", *map(str, DOSSIERS_PER_MONTH),
+                 "--page-delay", str(PAGE_DELAY)],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 60
         while "fake portal at" not in log.read_text(errors="replace"):

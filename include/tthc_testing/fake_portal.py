@@ -227,7 +227,7 @@ class FakePortal:
                  client_secret: str = "demo-client-secret", username: str | None = None,
                  password: str | None = None, token_ttl: float = 300, page_size_max: int = MAX_PAGE_SIZE,
                  host: str = "127.0.0.1", port: int = 0, cache_rows: int = 2_000_000, catalogue_dir=None,
-                 clock: Callable[[], float] = time.monotonic):
+                 page_delay: float = 0.0, clock: Callable[[], float] = time.monotonic):
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
         if catalogue_units is None:
@@ -246,6 +246,7 @@ class FakePortal:
         self.username, self.password = username, password
         self.token_ttl = token_ttl
         self.page_size_max = page_size_max
+        self.page_delay = page_delay  # seconds before each dossier page, as a distant or busy portal answers
         self.requests = 0  # API requests (dossiers and procedures), sign-ins not counted
         self.sign_ins = 0  # tokens issued
         self.refused_sign_ins = 0
@@ -576,6 +577,8 @@ class FakePortal:
             return h.send_json(200, {"error_code": "99", "message": message})
         if kind == "slow":
             time.sleep(fault.opts.get("seconds", 2))
+        if self.page_delay:
+            time.sleep(self.page_delay)
         if vnpt:
             rows = self._selected(unit, min(bounds), max(bounds), received, resolved)
         else:
@@ -695,7 +698,7 @@ def main(argv: list[str] | None = None) -> None:
                         profile=args.profile, token=args.token, client_id=args.client_id,
                         client_secret=args.client_secret, username=args.username, password=args.password,
                         token_ttl=args.token_ttl, host=args.host, port=args.port, cache_rows=args.cache_rows,
-                        catalogue_dir=args.catalogue)
+                        catalogue_dir=args.catalogue, page_delay=args.page_delay)
     with portal:
         where = f" (sign-in: {portal.token_url})" if args.profile == "vnpt-igate" else ""
         print(f"fake portal at {portal.url} {args.profile}{where} (Ctrl-C to stop)", flush=True)
