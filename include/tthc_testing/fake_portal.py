@@ -693,6 +693,8 @@ def main(argv: list[str] | None = None) -> None:
                              "(default: include/catalogue)")
     parser.add_argument("--cache-rows", type=int, default=2_000_000,
                         help="generated dossiers kept in memory (the benchmark needs all of a period's)")
+    parser.add_argument("--page-delay", type=float, default=0.0, metavar="SECONDS",
+                        help="wait before answering each dossier page, as a distant or busy portal does")
     args = parser.parse_args(argv)
     portal = FakePortal(args.units, seed=args.seed, dossiers_per_unit_month=tuple(args.per_month),
                         profile=args.profile, token=args.token, client_id=args.client_id,
