@@ -25,8 +25,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from conftest import ROOT
-from test_status_board import SCRIPT, build_board_warehouse
+from tests.support import ROOT
+from tests.support.board import SCRIPT, build_board_warehouse
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]

@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import text
 
-from drive import set_mtime, write_csv
+from tests.support.drive import set_mtime, write_csv
 from tthc import orchestration
 from tthc.periods import LOCAL_TZ, Period
 from tthc.warehouse import WarehouseError, transaction

@@ -13,30 +13,12 @@ from docx import Document
 from openpyxl import load_workbook
 from sqlalchemy import text
 
-from drive import write_csv
+from tests.support.rollups import check_rewritten, reported_quarter, run_month, settings_at, submit
 from tthc import orchestration
 from tthc.calendar import DEFAULT_CALENDAR
 from tthc.periods import Period, RollupPeriod
-from tthc.settings import DEFAULT_CATALOGUE_DIR, Settings
+from tthc.settings import DEFAULT_CATALOGUE_DIR
 from tthc.warehouse import get_engine, transaction
-
-
-def settings_at(root, share=None, **env) -> Settings:
-    share = share or root / "share"
-    share.mkdir(parents=True, exist_ok=True)
-    return Settings.from_env({"TTHC_DATA_DIR": str(root / "data"), "TTHC_SHARED_DRIVE": str(share), **env})
-
-
-def submit(settings, unit: str, label: str, rows: list[tuple], suffix: str = "") -> None:
-    """An on-time CSV (sent on the 10th of the period's last month)."""
-    write_csv(settings.shared_drive, f"{label}/{unit}{suffix}.csv", unit, label, rows, mtime=f"{label}-10 09:00")
-
-
-def run_month(settings, period: Period) -> None:
-    orchestration.ingest_shared_drive(settings)
-    orchestration.validate_period(settings, period)
-    orchestration.load_period(settings, period)
-    orchestration.aggregate_period(settings, period)
 
 
 def rows(settings, sql: str, **params) -> list[dict]:
@@ -177,47 +159,11 @@ def test_re_aggregating_a_month_refreshes_the_rollup(tmp_path):
 # --- a correction rewrites every report it changes ---------------------------------------------------------
 
 
-def _figures(xlsx: str, code: str) -> dict:
-    """The TongHop row of indicator `code` in a report workbook, by column header."""
-    ws = load_workbook(xlsx)["TongHop"]
-    header = [c.value for c in ws[4]]
-    return dict(zip(header, next(r for r in ws.iter_rows(min_row=5, values_only=True) if r[0] == code)))
-
-
-def _reported_quarter(root):
-    """2025-01..04 aggregated, Q1 rolled up, and the 2025-03, 2025-04 and 2025-Q1 reports written."""
-    settings = settings_at(root)
-    submit(settings, "X-19363", "2025-01", [("NQ01-3", 10, 20)])
-    submit(settings, "X-19363", "2025-03", [("NQ01-3", 5, 10)])
-    submit(settings, "X-19363", "2025-04", [("NQ01-3", 8, 10)])
-    for month in (1, 2, 3, 4):
-        run_month(settings, Period(2025, month))
-    orchestration.aggregate_rollup(settings, "2025-Q1")
-    reports = {label: orchestration.write_report(settings, label) for label in ("2025-03", "2025-04", "2025-Q1")}
-    april, q1 = _figures(reports["2025-04"]["xlsx"], "NQ01-3"), _figures(reports["2025-Q1"]["xlsx"], "NQ01-3")
-    assert (april["Tử số lũy kế"], april["Mẫu số lũy kế"], q1["Tử số"], q1["Mẫu số"]) == (23, 40, 15, 30)
-    # The unit corrects March (5/10 → 9/10) after April and the quarter were reported.
-    write_csv(settings.shared_drive, "2025-03/X-19363-sua.csv", "X-19363", "2025-03", [("NQ01-3", 9, 10)],
-              mtime="2025-04-20 09:00")
-    return settings, reports
-
-
-def _check_rewritten(reports: dict) -> None:
-    march, april = _figures(reports["2025-03"]["xlsx"], "NQ01-3"), _figures(reports["2025-04"]["xlsx"], "NQ01-3")
-    q1 = _figures(reports["2025-Q1"]["xlsx"], "NQ01-3")
-    assert (march["Tử số"], march["Mẫu số"]) == (9, 10)
-    assert (april["Tử số"], april["Tử số lũy kế"], april["Mẫu số lũy kế"]) == (8, 27, 40)  # 10 + 9 + 8
-    assert (q1["Tử số"], q1["Mẫu số"], q1["Tỷ lệ quý"]) == (19, 30, pytest.approx(19 / 30))
-    table = next([[c.text for c in r.cells] for r in t.rows] for t in Document(reports["2025-04"]["docx"]).tables
-                 if t.rows[0].cells[0].text == "STT" and t.rows[0].cells[1].text == "Mã")
-    assert next(r for r in table if r[1] == "NQ01-3")[5:7] == ["80,0%", "67,5%"]  # the month, the year to date
-
-
 def test_a_correction_through_tthc_run_rewrites_the_later_month_and_the_quarter(tmp_path):
     import subprocess
     import sys
 
-    settings, reports = _reported_quarter(tmp_path)
+    settings, reports = reported_quarter(tmp_path)
     env = {"TTHC_DATA_DIR": str(settings.data_dir), "TTHC_SHARED_DRIVE": str(settings.shared_drive),
            "PATH": "/usr/bin:/bin"}
     summary = json.loads(subprocess.run([sys.executable, "-m", "tthc.cli", "run", "--period", "2025-03"],
@@ -227,76 +173,7 @@ def test_a_correction_through_tthc_run_rewrites_the_later_month_and_the_quarter(
     assert summary["report"]["docx"] == reports["2025-03"]["docx"]
     assert [(r["period"], r["docx"]) for r in summary["refreshed_reports"]] == [
         ("2025-04", reports["2025-04"]["docx"]), ("2025-Q1", reports["2025-Q1"]["docx"])]
-    _check_rewritten(reports)
-    get_engine(settings.warehouse_url).dispose()
-
-
-@pytest.mark.airflow
-def test_a_correction_through_airflow_rewrites_the_later_month_and_the_quarter(airflow_db, tmp_path, monkeypatch):
-    """The monthly DAG re-aggregates 2025-03; the scheduler's own code makes the asset-triggered report
-    run (dag.test() only makes manual runs, so it runs that one), which rewrites 2025-03, 2025-04 and
-    2025-Q1, and also reports an update that arrived after the run's queue entry (not handed to it)."""
-    from airflow.dag_processing.dagbag import DagBag
-    from airflow.jobs.job import Job
-    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
-    from airflow.models import DagModel, DagRun
-    from airflow.models import dagrun as dagrun_module
-    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
-    from airflow.assets.manager import AssetManager
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    from conftest import ROOT
-
-    settings, reports = _reported_quarter(tmp_path)
-    monkeypatch.setenv("TTHC_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("TTHC_SHARED_DRIVE", str(settings.shared_drive))
-    def load(dag_id: str):
-        """A freshly parsed DAG, as a worker has (dag.test() runs tasks in-process, and a run's conf
-        stays in the DAG object's params)."""
-        dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag(dag_id)
-        for t in dag.tasks:
-            t.retries = 0
-        return dag
-
-    # By hand first (also puts the DAGs in the metadata DB); then unpaused, as deployed: a paused
-    # DAG gets no asset queue entry.
-    assert str(load("tthc_monthly_report").test(run_conf={"period": "2025-03"}).state) == "success"
-    with create_session() as session:
-        session.get(DagModel, "tthc_monthly_report").is_paused = False
-
-    assert str(load("tthc_monthly_shared_drive").test(run_conf={"period": "2025-03"}).state) == "success"
-    with create_session() as session:
-        marts = session.scalar(select(AssetModel).where(AssetModel.name == "tthc_marts"))
-        event = session.scalars(select(AssetEvent).where(AssetEvent.asset_id == marts.id)
-                                .order_by(AssetEvent.id.desc())).first()
-        assert event.extra == {"period": "2025-03", "refreshed_later_periods": ["2025-04"],
-                               "refreshed_rollups": ["2025-Q1"]}
-        # Another update (February's) lands after the queue entry was made, before the run is.
-        late = AssetManager.register_asset_change(
-            asset=marts, session=session,
-            extra={"period": "2025-02", "refreshed_later_periods": ["2025-03", "2025-04"],
-                   "refreshed_rollups": ["2025-Q1"]})
-        assert session.scalar(select(AssetDagRunQueue).where(
-            AssetDagRunQueue.target_dag_id == "tthc_monthly_report")).created_at < late.timestamp
-    with create_session() as session:
-        SchedulerJobRunner(job=Job())._create_dag_runs_asset_triggered(
-            dag_models=[session.get(DagModel, "tthc_monthly_report")], session=session)
-        run = session.scalars(select(DagRun).where(DagRun.dag_id == "tthc_monthly_report",
-                                                   DagRun.run_type == "asset_triggered")).one()
-        run_id, consumed = run.id, {e.id for e in run.consumed_asset_events}
-    assert event.id in consumed and late.id not in consumed  # Airflow leaves February's to a later update
-
-    def the_asset_triggered_run(*, dag, session, **_kw):
-        dr = session.get(DagRun, run_id)
-        dr.state, dr.dag = "running", dag
-        session.commit()
-        return dr
-
-    monkeypatch.setattr(dagrun_module, "get_or_create_dagrun", the_asset_triggered_run)
-    assert str(load("tthc_monthly_report").test().state) == "success"
-    _check_rewritten(reports)
-    assert (settings.reports_dir / "2025-02" / "BaoCao_TTHC_2025-02.xlsx").exists()  # the late update's
+    check_rewritten(reports)
     get_engine(settings.warehouse_url).dispose()
 
 
@@ -586,20 +463,3 @@ def test_cli_rollup(quarter):
     refused = subprocess.run([sys.executable, "-m", "tthc.cli", "rollup", "--period", "2025"],
                              capture_output=True, text=True, env=env)
     assert refused.returncode == 2 and refused.stderr.startswith("tthc: kỳ 2025: chưa tổng hợp các tháng 2025-04")
-
-
-def test_alerts_of_a_rollup_run_name_the_rollup_period():
-    """A failure alert of the quarterly DAG names '2025-Q1', not the quarter's last month."""
-    from types import SimpleNamespace
-
-    import airflow  # noqa: F401  - puts the plugins folder on sys.path
-    from tthc_airflow.notifiers import _context_period
-    from tthc_timetables import ReportingPeriodTimetable
-
-    timetable = ReportingPeriodTimetable("quarter")
-    start, end = timetable.interval_for_label("2025-Q1")
-    context = {"dag": SimpleNamespace(timetable=timetable), "data_interval_start": start, "data_interval_end": end,
-               "logical_date": start, "dag_run": SimpleNamespace(conf={}), "params": {}}
-    assert _context_period(context) == "2025-Q1"
-    context["dag_run"] = SimpleNamespace(conf={"period": "2025-Q2"})
-    assert _context_period(context) == "2025-Q2"

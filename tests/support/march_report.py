@@ -1,13 +1,12 @@
-"""The hand-written mart rows of 2025-03 the report tests share (tests/test_reports.py checks the
-report's content, tests/test_report_rendering.py its layout), and the `report` fixture writing it.
-
-Import the fixture into a test module to use it: `from report_fixtures import report`."""
+"""The hand-written mart rows of 2025-03 the report tests share (tests/warehouse/test_reports.py checks
+the report's content, tests/e2e/test_report_rendering.py its layout); the `report` fixture of
+tests/conftest.py writes the report from them."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 from tthc.calendar import DEFAULT_CALENDAR
@@ -15,7 +14,7 @@ from tthc.catalogue import Catalogue
 from tthc.periods import Period
 from tthc.reports import write_monthly_report
 from tthc.settings import DEFAULT_CATALOGUE_DIR, Settings
-from tthc.warehouse import get_engine, migrate, transaction
+from tthc.warehouse import migrate, transaction
 
 MARCH = Period(2025, 3)
 CATALOGUE = Catalogue.load(DEFAULT_CATALOGUE_DIR)
@@ -140,13 +139,10 @@ def write_report(settings: Settings) -> dict:
         return write_monthly_report(conn, MARCH, settings, CATALOGUE)
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    """(settings, result) of the report for MARCH, written from a fresh SQLite warehouse."""
-    tmp = tmp_path_factory.mktemp("report")
+
+def written_report(tmp: Path) -> tuple[Settings, dict]:
+    """(settings, result) of the report for MARCH, written from a fresh SQLite warehouse in tmp."""
     url = f"sqlite:///{tmp / 'warehouse.sqlite'}"
     seed_march(url)
     settings = report_settings(tmp, url)
-    result = write_report(settings)
-    yield settings, result
-    get_engine(url).dispose()
+    return settings, write_report(settings)

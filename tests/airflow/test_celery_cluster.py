@@ -41,22 +41,22 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from airflow_cluster import (AirflowCluster, ClusterError, airflow_cluster,
-                             compose_environment, create_backfill, environment_for_this_machine,
-                             failure_details, free_port, group_members, mart_rows, max_overlap, state_summary,
-                             still_running, table_differences, ts)
-from conftest import PG_ADMIN_URL
-from deployment import app_role_warehouse
+from tests.support import cluster as cluster_support
+from tests.support import PG_ADMIN_URL, ROOT
+from tests.support.cluster import (compose_environment, create_backfill, environment_for_this_machine, failure_details,
+                                   mart_rows, max_overlap, state_summary, still_running, table_differences, ts)
+from tests.support.deployment import app_role_warehouse
 from tthc import cli
 from tthc.catalogue import Catalogue
 from tthc.periods import Period
 from tthc.settings import DEFAULT_CATALOGUE_DIR
 from tthc_airflow import PORTAL_POOL
+from tthc_airflow.local_cluster import (ALL_COMPONENTS, AirflowCluster, ClusterError, airflow_cluster, free_port,
+                                        group_members)
 from tthc_testing.sample_share import generate_shared_drive
 
 pytestmark = [pytest.mark.airflow, pytest.mark.postgres]
 
-ROOT = Path(__file__).resolve().parents[1]
 DAG_ID = "tthc_monthly_shared_drive"
 PERIODS = Period.range(Period(2025, 1), Period(2025, 3))
 MAX_ACTIVE_RUNS = 3
@@ -151,7 +151,7 @@ def _example_environment(tmp_path: Path) -> dict[str, str]:
 def test_the_cluster_sets_the_compose_files_keys(tmp_path):
     env = _example_environment(tmp_path)
     cluster = AirflowCluster(tmp_path / "home", env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], env=env,
-                             triggerer=True, celery_workers=WORKERS)
+                             components=ALL_COMPONENTS, celery_workers=WORKERS)
     compose_keys = _settings_keys(compose_environment())
     assert {"AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__CELERY__TASK_ACKS_LATE",
             "AIRFLOW__OPERATORS__DEFAULT_QUEUE", "TTHC_WAREHOUSE_URL", "TTHC_PII_SALT"} <= compose_keys
@@ -168,11 +168,9 @@ def test_the_cluster_sets_the_compose_files_keys(tmp_path):
 
 
 def test_a_compose_setting_without_a_local_value_stops_the_cluster(monkeypatch):
-    import airflow_cluster
-
     compose = {"AIRFLOW__CELERY__BROKER_URL": "redis://redis:6379/0", "TTHC_PII_SALT": "${TTHC_PII_SALT:?in .env}",
                "TTHC_DATA_DIR": "/opt/tthc/data", "TTHC_DEADLINE_WORKDAYS": "${TTHC_DEADLINE_WORKDAYS:-3}"}
-    monkeypatch.setattr(airflow_cluster, "compose_environment", lambda: compose)
+    monkeypatch.setattr(cluster_support, "compose_environment", lambda: compose)
     with pytest.raises(ClusterError) as err:
         environment_for_this_machine({})
     assert all(key in str(err.value) for key in ("AIRFLOW__CELERY__BROKER_URL", "TTHC_PII_SALT", "TTHC_DATA_DIR"))
@@ -368,7 +366,7 @@ def test_backfill_on_two_celery_workers_survives_losing_one(tmp_path, pg_url, ap
                                  catalogue=catalogue, portal_url=portal.url, portal_token=portal.token, salt=salt)
         # No scheduled (catch-up) runs beside the backfill's (the DAG has catchup=True).
         config = {"scheduler": {"use_job_schedule": "False"}}
-        with airflow_cluster(home, pg_url, env=env, config=config, port=port, triggerer=True,
+        with airflow_cluster(home, pg_url, env=env, config=config, port=port, components=ALL_COMPONENTS,
                              celery_workers=WORKERS, worker_concurrency=2,
                              start_timeout=min(240, _left(deadline))) as cluster:
             pgids = cluster.pgids()

@@ -21,7 +21,8 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, make_url, text
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
+
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -261,8 +262,8 @@ def test_the_pipeline_logs_in_to_the_warehouse_as_a_role_the_init_script_makes(s
 def test_the_warehouse_role_is_no_superuser_and_migrates_the_schema(pg_url):
     """The roles script run as the postgres image runs it; the pipeline's migrations then succeed as
     that role (the BI role's grants included), and the role cannot do what it does not need."""
-    from conftest import PG_ADMIN_URL
-    from deployment import app_role_warehouse
+    from tests.support import PG_ADMIN_URL
+    from tests.support.deployment import app_role_warehouse
     from tthc.warehouse import migrate, transaction
 
     with app_role_warehouse(PG_ADMIN_URL) as (url, role):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from tests.support import ROOT
 
 pytestmark = pytest.mark.airflow
 EXPECTED = {"tthc_monthly_shared_drive", "tthc_monthly_report", "tthc_watch_shared_drive",

@@ -3,15 +3,12 @@ the period of an Airflow run, refusal of periods not yet ended)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import ROOT
 from tthc.calendar import DEFAULT_CALENDAR, CalendarError, Deadline, PeriodNotClosed, ReportingCalendar
 from tthc.periods import Period, PeriodError, RollupPeriod
 from tthc.settings import DEFAULT_CATALOGUE_DIR, Settings
@@ -190,22 +187,6 @@ def test_a_file_without_a_date_column_is_refused(tmp_path):
         Settings.from_env({"TTHC_CATALOGUE_DIR": str(directory)})
 
 
-def test_holidays_load_only_when_a_deadline_is_asked():
-    """The timetable plugin (imported by every Airflow component) must not pay for the holiday data."""
-    code = ("import sys; sys.path[:0] = [%r, %r]\n"
-            "import tthc_timetables\n"
-            "t = tthc_timetables.ReportingPeriodTimetable('quarter')\n"
-            "t.interval_for_label('2025-Q1'); t.description\n"
-            "print('BEFORE=' + str('holidays' in sys.modules))\n"
-            "from tthc.calendar import DEFAULT_CALENDAR\n"
-            "from tthc.periods import Period\n"
-            "DEFAULT_CALENDAR.deadline(Period(2026, 2))\n"
-            "print('AFTER=' + str('holidays' in sys.modules))\n") % (str(ROOT / "plugins"), str(ROOT / "include"))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert [line for line in out.stdout.splitlines() if line.startswith(("BEFORE=", "AFTER="))] == [
-        "BEFORE=False", "AFTER=True"]
-
-
 # ---- the period of an Airflow run ------------------------------------------------------------------
 
 MARCH = (local(2025, 2, 15), local(2025, 3, 15))
@@ -261,41 +242,6 @@ def test_periods_not_ended_are_refused_in_both_languages():
     assert str(refused.value).startswith("Kỳ 2025-03 chưa kết thúc (đến hết ngày 14/03/2025)")
     assert "Period 2025-03 has not ended yet" in str(refused.value)
     DECREE09.require_closed(RollupPeriod.parse("2025-Q1"), local(2025, 3, 15))
-
-
-def test_tasks_ask_the_calendar_for_their_runs_period():
-    """tthc_airflow.period_of_run / run_period read the run as the task SDK gives it: the DAG's
-    timetable frequency, the SDK's run type enum, conf and params."""
-    from types import SimpleNamespace
-
-    import airflow  # noqa: F401  - puts the plugins folder on sys.path
-    from airflow.sdk.api.datamodels._generated import DagRunType
-    from airflow.sdk.exceptions import AirflowFailException
-    from tthc_airflow import period_of_run, run_period
-    from tthc_timetables import ReportingPeriodTimetable
-
-    def context(frequency="month", run_type=DagRunType.MANUAL, conf=None, logical_date=None, interval=None):
-        return {"dag": SimpleNamespace(timetable=ReportingPeriodTimetable(frequency)),
-                "dag_run": SimpleNamespace(conf=conf or {}, run_type=run_type, run_after=local(2026, 11, 29)),
-                "params": {"period": None}, "logical_date": logical_date,
-                "data_interval_start": interval[0] if interval else None,
-                "data_interval_end": interval[1] if interval else None}
-
-    assert run_period(context(run_type=DagRunType.SCHEDULED, logical_date=MARCH[0], interval=MARCH)).label == "2025-03"
-    assert run_period(context(run_type=DagRunType.BACKFILL, logical_date=MARCH[0], interval=MARCH)).label == "2025-03"
-    assert run_period(context(logical_date=local(2025, 3, 10))).label == "2025-03"
-    assert run_period(context(conf={"period": "2025-01"}, logical_date=local(2026, 11, 29))).label == "2025-01"
-    q1 = DECREE09.bounds(RollupPeriod.parse("2025-Q1"))
-    assert run_period(context("quarter", DagRunType.SCHEDULED, logical_date=q1[0], interval=q1)).label == "2025-Q1"
-    # A calendar-month interval under a Decree 09 worker: refused, not processed as another month.
-    with pytest.raises(AirflowFailException, match="TTHC_PERIOD_SCHEME"):
-        run_period(context(run_type=DagRunType.SCHEDULED, logical_date=local(2025, 3, 1),
-                           interval=CAL.bounds(Period(2025, 3))))
-    # Today's period has not ended: the task fails without retries and says why.
-    today = datetime.now(VN)
-    with pytest.raises(AirflowFailException, match="chưa kết thúc"):
-        run_period(context(logical_date=today))
-    assert period_of_run(context(logical_date=today)) == DECREE09.containing(today)  # for the alert's words
 
 
 def test_the_cli_refuses_a_period_not_ended_and_writes_nothing(tthc_env, capsys):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from conftest import ROOT
-from drive import write_csv
+from tests.support import ROOT
+from tests.support.drive import write_csv
+from tests.support.rollups import check_rewritten, reported_quarter
 from tthc.periods import Period
-from tthc.warehouse import transaction
+from tthc.warehouse import get_engine, transaction
 
 pytestmark = pytest.mark.airflow
 MAR = Period(2025, 3)
@@ -151,3 +152,70 @@ def test_one_period_with_both_sources(dags, tthc_env, monkeypatch, caplog, profi
     for value in (*canary.values(), "tok-3f9a"):
         assert value not in dump
         assert value not in caplog.text
+
+
+@pytest.mark.airflow
+def test_a_correction_through_airflow_rewrites_the_later_month_and_the_quarter(airflow_db, tmp_path, monkeypatch):
+    """The monthly DAG re-aggregates 2025-03; the scheduler's own code makes the asset-triggered report
+    run (dag.test() only makes manual runs, so it runs that one), which rewrites 2025-03, 2025-04 and
+    2025-Q1, and also reports an update that arrived after the run's queue entry (not handed to it)."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.jobs.job import Job
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+    from airflow.models import DagModel, DagRun
+    from airflow.models import dagrun as dagrun_module
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+    from airflow.assets.manager import AssetManager
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    settings, reports = reported_quarter(tmp_path)
+    monkeypatch.setenv("TTHC_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("TTHC_SHARED_DRIVE", str(settings.shared_drive))
+    def load(dag_id: str):
+        """A freshly parsed DAG, as a worker has (dag.test() runs tasks in-process, and a run's conf
+        stays in the DAG object's params)."""
+        dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag(dag_id)
+        for t in dag.tasks:
+            t.retries = 0
+        return dag
+
+    # By hand first (also puts the DAGs in the metadata DB); then unpaused, as deployed: a paused
+    # DAG gets no asset queue entry.
+    assert str(load("tthc_monthly_report").test(run_conf={"period": "2025-03"}).state) == "success"
+    with create_session() as session:
+        session.get(DagModel, "tthc_monthly_report").is_paused = False
+
+    assert str(load("tthc_monthly_shared_drive").test(run_conf={"period": "2025-03"}).state) == "success"
+    with create_session() as session:
+        marts = session.scalar(select(AssetModel).where(AssetModel.name == "tthc_marts"))
+        event = session.scalars(select(AssetEvent).where(AssetEvent.asset_id == marts.id)
+                                .order_by(AssetEvent.id.desc())).first()
+        assert event.extra == {"period": "2025-03", "refreshed_later_periods": ["2025-04"],
+                               "refreshed_rollups": ["2025-Q1"]}
+        # Another update (February's) lands after the queue entry was made, before the run is.
+        late = AssetManager.register_asset_change(
+            asset=marts, session=session,
+            extra={"period": "2025-02", "refreshed_later_periods": ["2025-03", "2025-04"],
+                   "refreshed_rollups": ["2025-Q1"]})
+        assert session.scalar(select(AssetDagRunQueue).where(
+            AssetDagRunQueue.target_dag_id == "tthc_monthly_report")).created_at < late.timestamp
+    with create_session() as session:
+        SchedulerJobRunner(job=Job())._create_dag_runs_asset_triggered(
+            dag_models=[session.get(DagModel, "tthc_monthly_report")], session=session)
+        run = session.scalars(select(DagRun).where(DagRun.dag_id == "tthc_monthly_report",
+                                                   DagRun.run_type == "asset_triggered")).one()
+        run_id, consumed = run.id, {e.id for e in run.consumed_asset_events}
+    assert event.id in consumed and late.id not in consumed  # Airflow leaves February's to a later update
+
+    def the_asset_triggered_run(*, dag, session, **_kw):
+        dr = session.get(DagRun, run_id)
+        dr.state, dr.dag = "running", dag
+        session.commit()
+        return dr
+
+    monkeypatch.setattr(dagrun_module, "get_or_create_dagrun", the_asset_triggered_run)
+    assert str(load("tthc_monthly_report").test().state) == "success"
+    check_rewritten(reports)
+    assert (settings.reports_dir / "2025-02" / "BaoCao_TTHC_2025-02.xlsx").exists()  # the late update's
+    get_engine(settings.warehouse_url).dispose()

@@ -28,8 +28,8 @@ from datetime import datetime
 import pytest
 
 from tthc_airflow.local_cluster import airflow_cluster, group_members
-from drive import write_csv
-from test_rollups import _check_rewritten, _figures, settings_at, submit
+from tests.support.drive import write_csv
+from tests.support.rollups import check_rewritten, report_figures, settings_at, submit
 from tthc.calendar import ReportingCalendar
 from tthc.periods import Period
 
@@ -159,7 +159,7 @@ def test_the_ops_jobs_under_a_real_scheduler(tmp_path):
                    for label in ("2025-03", "2025-04", "2025-Q1")}
         ops.wait_for("the reports of the backfilled periods", lambda: all(p["xlsx"].exists() for p in reports.values())
                      and _reports_idle(ops), poll=2)
-        april, quarter = _figures(reports["2025-04"]["xlsx"], "NQ01-3"), _figures(reports["2025-Q1"]["xlsx"], "NQ01-3")
+        april, quarter = report_figures(reports["2025-04"]["xlsx"], "NQ01-3"), report_figures(reports["2025-Q1"]["xlsx"], "NQ01-3")
         assert (april["Tử số lũy kế"], april["Mẫu số lũy kế"], quarter["Tử số"], quarter["Mẫu số"]) == (23, 40, 15, 30)
         ops.say("reports of 2025-01..04 and 2025-Q1 written from the asset events")
 
@@ -177,9 +177,9 @@ def test_the_ops_jobs_under_a_real_scheduler(tmp_path):
         cluster.set_paused(MONTHLY, True)  # no further catch-up: the test is about where it goes on
         assert run["state"] == "success", run
         ops.say(f"correction run done; scheduled runs after unpausing: {sorted(scheduled)}")
-        ops.wait_for("the rewritten reports", lambda: _figures(reports["2025-Q1"]["xlsx"], "NQ01-3")["Tử số"] == 19
+        ops.wait_for("the rewritten reports", lambda: report_figures(reports["2025-Q1"]["xlsx"], "NQ01-3")["Tử số"] == 19
                      and _reports_idle(ops), poll=2)
-        _check_rewritten({label: {k: str(v) for k, v in paths.items()} for label, paths in reports.items()})
+        check_rewritten({label: {k: str(v) for k, v in paths.items()} for label, paths in reports.items()})
         # A taken slot makes the scheduler step past it, not loop on it.
         skipped = (cluster.home / "scheduler.log").read_text(encoding="utf-8", errors="replace").count(
             "run already exists; skipping dagrun creation")

@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-import hostile
-from conftest import ROOT
-from drive import set_mtime, write_csv
+from tests.support import hostile
+from tests.support.drive import set_mtime, write_csv
 from tthc import orchestration
 from tthc.periods import LOCAL_TZ, Period
 from tthc.settings import DEFAULT_CATALOGUE_DIR

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 import uuid
 from datetime import datetime, timedelta
@@ -11,10 +13,10 @@ import pendulum
 import pytest
 
 import airflow  # noqa: F401  - puts the plugins folder (set in conftest) on sys.path
-from conftest import ROOT
+from tests.support import ROOT
 
 from tthc.calendar import DEFAULT_CALENDAR, ReportingCalendar
-from tthc.periods import Period
+from tthc.periods import Period, RollupPeriod
 from tthc_timetables import ReportingPeriodTimetable, TthcTimetablesPlugin, describe_interval
 
 from airflow.timetables.base import DataInterval, TimeRestriction
@@ -461,3 +463,57 @@ def test_backfill_runs_cover_periods_but_airflow_names_them(probe_dag_in_db):
             DEFAULT_CALENDAR.bounds(Period.parse(p)) for p in ("2025-02", "2025-03")]
         assert [r.run_id for r in runs] == ["backfill__2025-02-14T17:00:00+00:00",
                                             "backfill__2025-03-14T17:00:00+00:00"]
+
+
+# ---- what the plugin and the tasks ask the calendar (its own tests: tests/unit/test_calendar.py) ----
+
+
+def test_holidays_load_only_when_a_deadline_is_asked():
+    """The timetable plugin (imported by every Airflow component) must not pay for the holiday data."""
+    code = ("import sys; sys.path[:0] = [%r, %r]\n"
+            "import tthc_timetables\n"
+            "t = tthc_timetables.ReportingPeriodTimetable('quarter')\n"
+            "t.interval_for_label('2025-Q1'); t.description\n"
+            "print('BEFORE=' + str('holidays' in sys.modules))\n"
+            "from tthc.calendar import DEFAULT_CALENDAR\n"
+            "from tthc.periods import Period\n"
+            "DEFAULT_CALENDAR.deadline(Period(2026, 2))\n"
+            "print('AFTER=' + str('holidays' in sys.modules))\n") % (str(ROOT / "plugins"), str(ROOT / "include"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert [line for line in out.stdout.splitlines() if line.startswith(("BEFORE=", "AFTER="))] == [
+        "BEFORE=False", "AFTER=True"]
+
+
+def test_tasks_ask_the_calendar_for_their_runs_period():
+    """tthc_airflow.period_of_run / run_period read the run as the task SDK gives it: the DAG's
+    timetable frequency, the SDK's run type enum, conf and params."""
+    from types import SimpleNamespace
+
+    from airflow.sdk.api.datamodels._generated import DagRunType
+    from airflow.sdk.exceptions import AirflowFailException
+    from tthc_airflow import period_of_run, run_period
+
+    march = (local(2025, 2, 15), local(2025, 3, 15))
+
+    def context(frequency="month", run_type=DagRunType.MANUAL, conf=None, logical_date=None, interval=None):
+        return {"dag": SimpleNamespace(timetable=ReportingPeriodTimetable(frequency)),
+                "dag_run": SimpleNamespace(conf=conf or {}, run_type=run_type, run_after=local(2026, 11, 29)),
+                "params": {"period": None}, "logical_date": logical_date,
+                "data_interval_start": interval[0] if interval else None,
+                "data_interval_end": interval[1] if interval else None}
+
+    assert run_period(context(run_type=DagRunType.SCHEDULED, logical_date=march[0], interval=march)).label == "2025-03"
+    assert run_period(context(run_type=DagRunType.BACKFILL, logical_date=march[0], interval=march)).label == "2025-03"
+    assert run_period(context(logical_date=local(2025, 3, 10))).label == "2025-03"
+    assert run_period(context(conf={"period": "2025-01"}, logical_date=local(2026, 11, 29))).label == "2025-01"
+    q1 = DEFAULT_CALENDAR.bounds(RollupPeriod.parse("2025-Q1"))
+    assert run_period(context("quarter", DagRunType.SCHEDULED, logical_date=q1[0], interval=q1)).label == "2025-Q1"
+    # A calendar-month interval under a Decree 09 worker: refused, not processed as another month.
+    with pytest.raises(AirflowFailException, match="TTHC_PERIOD_SCHEME"):
+        run_period(context(run_type=DagRunType.SCHEDULED, logical_date=local(2025, 3, 1),
+                           interval=ReportingCalendar(scheme="calendar").bounds(Period(2025, 3))))
+    # Today's period has not ended: the task fails without retries and says why.
+    today = datetime.now(VN)
+    with pytest.raises(AirflowFailException, match="chưa kết thúc"):
+        run_period(context(logical_date=today))
+    assert period_of_run(context(logical_date=today)) == DEFAULT_CALENDAR.containing(today)  # for the alert's words

@@ -19,12 +19,13 @@ import time
 
 import pytest
 
-from airflow_cluster import (airflow_cluster, create_backfill, failure_details, group_members, mart_rows, max_overlap,
-                             state_summary, table_differences, ts)
+from tests.support.cluster import (create_backfill, failure_details, mart_rows, max_overlap, state_summary,
+                                   table_differences, ts)
 from tthc import orchestration
 from tthc.calendar import DEFAULT_CALENDAR
 from tthc.catalogue import Catalogue
 from tthc.periods import Period
+from tthc_airflow.local_cluster import airflow_cluster, group_members
 from tthc_testing.sample_share import generate_shared_drive
 
 pytestmark = [pytest.mark.airflow, pytest.mark.postgres]

@@ -23,8 +23,7 @@ import pytest
 from docx import Document
 from docx.oxml.ns import qn
 
-from report_fixtures import AREA, CATALOGUE
-from report_fixtures import report  # noqa: F401  (a fixture, requested by name)
+from tests.support.march_report import AREA, CATALOGUE
 
 TOOLS = {"soffice": "libreoffice-writer-nogui", "pdfinfo": "poppler-utils", "pdffonts": "poppler-utils",
          "pdftotext": "poppler-utils", "pdftoppm": "poppler-utils", "fc-match": "fontconfig"}

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import ROOT
+from tests.support import ROOT
 from tthc.backfill import BackfillError, dag_for, period_window
 from tthc.calendar import ReportingCalendar
 from tthc.periods import LOCAL_TZ

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-import hostile
+from tests.support import hostile
 from tthc.sources.shared_drive.cells import count_text, count_value, rate_value
 from tthc.sources.shared_drive.parse import ParsedSubmission, SubmissionParseError
 from tthc.sources.shared_drive.sandbox import ParseLimits, ParseSandbox, _expired_reason

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import hostile
+from tests.support import hostile
 from tthc.sources.shared_drive.cells import MAX_COUNT_DIGITS, count_value
 from tthc.sources.shared_drive.parse import ParsedSubmission, SubmissionParseError, parse_bytes
 

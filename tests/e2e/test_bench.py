@@ -7,13 +7,10 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import PG_ADMIN_URL, _pg_available
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import PG_ADMIN_URL, ROOT, pg_available
 
 
 def run(script: str, **env) -> str:
@@ -26,7 +23,7 @@ def run(script: str, **env) -> str:
 @pytest.mark.postgres
 def test_portal_bench_on_both_warehouses(tmp_path):
     backends = "sqlite,postgresql"
-    if not _pg_available():
+    if not pg_available():
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (CI must not skip)")
         backends = "sqlite"

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "include" / "tthc"
+from tests.support import ROOT
+
+PACKAGE = ROOT / "include" / "tthc"
 
 
 def _module_name(path: Path) -> str:

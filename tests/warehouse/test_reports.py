@@ -16,8 +16,7 @@ from tthc.reports.data import headline_codes, load_report_data, unit_ranking
 from tthc.reports.formatting import reason_list, safe_text, target_text, vn_int, vn_number, vn_pct
 from tthc.warehouse import get_engine, transaction
 
-from report_fixtures import AREA, CATALOGUE, FORMULA_REASON, MARCH, report_settings, seed_march, write_report
-from report_fixtures import report  # noqa: F401  (a fixture, requested by name)
+from tests.support.march_report import AREA, CATALOGUE, FORMULA_REASON, MARCH, report_settings, seed_march, write_report
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import shutil
 import subprocess
 import uuid
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import create_engine, make_url, text
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
+
 ROLES_SQL = ROOT / "deploy" / "warehouse-db" / "10-tthc-roles.sql"
 
 

@@ -7,7 +7,7 @@ import os
 import pytest
 from sqlalchemy import text
 
-from drive import write_csv
+from tests.support.drive import write_csv
 from tthc import orchestration
 from tthc.sources.shared_drive import discover
 from tthc.sources.shared_drive import stage as shared_drive_stage

@@ -486,3 +486,20 @@ def test_deadline_alert_callback_runs_as_the_triggerer_runs_it(channels):
         "scheduled__2025-02-14T17:00:00+00:00", "VL-YT",
         "lượt chạy scheduled__2025-02-14T17:00:00+00:00 chưa hoàn tất (mốc cảnh báo 00:00 20/03/2025)",
         "2025-03-19")
+
+
+def test_alerts_of_a_rollup_run_name_the_rollup_period():
+    """A failure alert of the quarterly DAG names '2025-Q1', not the quarter's last month."""
+    from types import SimpleNamespace
+
+    import airflow  # noqa: F401  - puts the plugins folder on sys.path
+    from tthc_airflow.notifiers import _context_period
+    from tthc_timetables import ReportingPeriodTimetable
+
+    timetable = ReportingPeriodTimetable("quarter")
+    start, end = timetable.interval_for_label("2025-Q1")
+    context = {"dag": SimpleNamespace(timetable=timetable), "data_interval_start": start, "data_interval_end": end,
+               "logical_date": start, "dag_run": SimpleNamespace(conf={}), "params": {}}
+    assert _context_period(context) == "2025-Q1"
+    context["dag_run"] = SimpleNamespace(conf={"period": "2025-Q2"})
+    assert _context_period(context) == "2025-Q2"
