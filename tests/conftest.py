@@ -36,6 +36,15 @@ def airflow_db():
 
 
 @pytest.fixture
+def small_catalogue(tmp_path):
+    """The folder of a catalogue of a few units and indicators (tests/support/catalogue.py), for tests
+    that need *a* catalogue rather than the district's."""
+    from tests.support.catalogue import SMALL_INDICATORS, SMALL_UNITS, write_catalogue
+
+    return write_catalogue(tmp_path / "small_catalogue", units=SMALL_UNITS, indicators=SMALL_INDICATORS)
+
+
+@pytest.fixture
 def tthc_env(tmp_path, monkeypatch):
     """A fresh, empty installation: every TTHC path under tmp_path."""
     data = tmp_path / "data"

@@ -26,10 +26,8 @@ The backfill's duration and the recovery's (kill → lost try failed → retried
 
 from __future__ import annotations
 
-import csv
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import threading
@@ -45,6 +43,7 @@ from tests.support import cluster as cluster_support
 from tests.support import PG_ADMIN_URL, ROOT
 from tests.support.cluster import (compose_environment, create_backfill, environment_for_this_machine, failure_details,
                                    mart_rows, max_overlap, state_summary, still_running, table_differences, ts)
+from tests.support.catalogue import write_catalogue
 from tests.support.deployment import app_role_warehouse
 from tthc import cli
 from tthc.catalogue import Catalogue
@@ -269,17 +268,9 @@ def reference_warehouse(pg_url):
 
 def _small_catalogue(target: Path) -> Path:
     """The catalogue with, of the units reporting in PERIODS, only UNITS (the others are unchanged)."""
-    shutil.copytree(DEFAULT_CATALOGUE_DIR, target)
     full = Catalogue.load(DEFAULT_CATALOGUE_DIR)
     dropped = {u.code for p in PERIODS for u in full.units_in(p)} - set(UNITS)
-    with (DEFAULT_CATALOGUE_DIR / "units.csv").open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        rows = [r for r in reader if r["unit_code"] not in dropped]
-    with (target / "units.csv").open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=reader.fieldnames, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return target
+    return write_catalogue(target, units=set(full.units) - dropped)
 
 
 class FakePortalProcess:

@@ -1,7 +1,7 @@
 """The ops team's tools without a scheduler: backfill windows by period, run notes, the CLI on a
 missing warehouse and on roll-up periods, quiet GX logs, the DAG docs, `make airflow-stop` safety.
 
-The same tools against a real scheduler: tests/test_ops_scheduler.py.
+The same tools against a real scheduler: tests/airflow/test_ops_scheduler.py.
 """
 
 from __future__ import annotations

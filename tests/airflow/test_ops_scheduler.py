@@ -13,7 +13,7 @@ backfills with the scheduler's own scheduling held off, then the scheduling on.
    the next period, 2025-05, as a scheduled run named after it, without sticking on taken slots.
 6. Every component and task process is gone afterwards.
 
-One unit reports (the figures of tests/test_rollups.py's correction case); no portal (its mapped
+One unit reports (the figures of tests/warehouse/test_rollups.py's correction case); no portal (its mapped
 fetch is skipped). Progress is printed (`pytest -s`).
 """
 

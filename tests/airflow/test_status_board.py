@@ -20,7 +20,9 @@ import tthc_status_board as board
 from tests.support.board import MAR, SCRIPT, build_board_warehouse
 from tests.support.drive import write_csv
 from tthc import orchestration
+from tthc.catalogue import Catalogue
 from tthc.periods import LOCAL_TZ, Period
+from tthc.settings import DEFAULT_CATALOGUE_DIR
 
 RUN_ID = "scheduled__2025-03__2025-03-14T17:00:00+00:00"
 
@@ -145,8 +147,9 @@ def test_board_content(client, monkeypatch):
     assert columns("VL-TP")[2] == "bị từ chối" and "tử số 130 lớn hơn mẫu số 120" in columns("VL-TP")[6]
     assert columns("VL-YT")[2] == "bị từ chối" and f'"{SCRIPT}" không đọc được' in columns("VL-YT")[6]
     assert columns("VL-GDDT")[1:7] == ["Phòng Giáo dục và Đào tạo", "chưa gửi", "", "", "0", ""]
-    assert sorted(r["attrs"]["data-status"] for r in page.tables["status"][1:]).count("missing") == 30 - 5
-    assert len(status) == 30  # every expected unit, once
+    expected = len(Catalogue.load(DEFAULT_CATALOGUE_DIR).units_in(MAR))  # the warehouse's catalogue
+    assert sorted(r["attrs"]["data-status"] for r in page.tables["status"][1:]).count("missing") == expected - 5
+    assert len(status) == expected  # every expected unit, once
     # Missing and rejected first, then late, then on time.
     order = [r["attrs"]["data-status"] for r in page.tables["status"][1:]]
     assert order == sorted(order, key=board.STATUS_ORDER.index)

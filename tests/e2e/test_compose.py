@@ -3,7 +3,7 @@
 Static checks read the files with PyYAML; some tests ask docker-compose itself to validate the
 file (`config -q`, no Docker engine needed). Without the binary those tests skip, naming the
 Debian package, except when CI is set: CI must not skip silently. The containers themselves are
-never started here (no engine); tests/test_celery_cluster.py runs the same settings as processes.
+never started here (no engine); tests/airflow/test_celery_cluster.py runs the same settings as processes.
 """
 
 from __future__ import annotations
@@ -205,7 +205,7 @@ def test_flower_is_optional_bound_to_localhost_and_behind_a_password(services):
 
 def test_a_lost_worker_loses_nothing_settings(services):
     """Late acknowledgement, a visibility timeout, heartbeat detection and capped retries (the values
-    tests/test_celery_cluster.py makes small and kills a worker under)."""
+    tests/airflow/test_celery_cluster.py makes small and kills a worker under)."""
     env = env_of(services["airflow-worker"])
     assert env["AIRFLOW__CELERY__TASK_ACKS_LATE"] == "true"
     visibility = int(env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT"])

@@ -138,19 +138,16 @@ def test_decree09_deadlines_of_2025_fall_on_weekdays_without_holidays():
                      date(2025, 9, 17), date(2025, 10, 17), date(2025, 11, 19), date(2025, 12, 17)]
 
 
-def _catalogue(tmp_path: Path, days_off: str = "", make_up: str = "") -> Path:
-    directory = tmp_path / "catalogue"
-    directory.mkdir()
-    for name in ("units.csv", "indicators.csv", "targets.csv"):
-        (directory / name).write_bytes((DEFAULT_CATALOGUE_DIR / name).read_bytes())
+def _office_files(directory: Path, days_off: str = "", make_up: str = "") -> Path:
+    """The catalogue in `directory` with these office files (its units and indicators do not matter here)."""
     (directory / "days_off.csv").write_text("date,note\n" + days_off, encoding="utf-8")
     (directory / "make_up_days.csv").write_text("date,note\n" + make_up, encoding="utf-8")
     return directory
 
 
-def test_office_files_add_days_off_and_make_up_days(tmp_path):
-    directory = _catalogue(tmp_path, days_off="2025-03-17,Nghỉ bù do UBND tỉnh quyết định\n",
-                           make_up="2025-03-15,Làm bù thứ Bảy\n")
+def test_office_files_add_days_off_and_make_up_days(small_catalogue):
+    directory = _office_files(small_catalogue, days_off="2025-03-17,Nghỉ bù do UBND tỉnh quyết định\n",
+                              make_up="2025-03-15,Làm bù thứ Bảy\n")
     calendar = Settings.from_env({"TTHC_CATALOGUE_DIR": str(directory)}).calendar
     assert calendar.days_off == {date(2025, 3, 17)} and calendar.make_up_days == {date(2025, 3, 15)}
     # Sat 15 worked, Mon 17 off: Sat 15, Tue 18, Wed 19 → still 19/03; without the Saturday, 20/03.
@@ -174,14 +171,14 @@ def test_the_shipped_office_files_are_readable(tmp_path):
     ("", "2025-02-30,x\n", r"make_up_days\.csv, dòng 2: ngày '2025-02-30'"),
     ("2025-03-15,x\n", "2025-03-15,y\n", "15/03/2025 is both in days_off.csv and in make_up_days.csv"),
 ])
-def test_bad_office_files_are_refused_naming_file_and_line(tmp_path, days_off, make_up, message):
-    directory = _catalogue(tmp_path, days_off, make_up)
+def test_bad_office_files_are_refused_naming_file_and_line(small_catalogue, days_off, make_up, message):
+    directory = _office_files(small_catalogue, days_off, make_up)
     with pytest.raises(CalendarError, match=message):
         Settings.from_env({"TTHC_CATALOGUE_DIR": str(directory)})
 
 
-def test_a_file_without_a_date_column_is_refused(tmp_path):
-    directory = _catalogue(tmp_path)
+def test_a_file_without_a_date_column_is_refused(small_catalogue):
+    directory = _office_files(small_catalogue)
     (directory / "days_off.csv").write_text("ngay,ghi_chu\n2025-03-17,x\n", encoding="utf-8")
     with pytest.raises(CalendarError, match="'date' column"):
         Settings.from_env({"TTHC_CATALOGUE_DIR": str(directory)})

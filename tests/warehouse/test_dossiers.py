@@ -76,7 +76,7 @@ APRIL_FIGURES = {"NQ01-1": NQ01_1, "NQ01-2": (0, 0), "NQ01-3": (1, 1), "NQ02-3":
 
 @pytest.fixture
 def settings(tthc_env, tmp_path, monkeypatch):
-    monkeypatch.setenv("TTHC_PII_SALT", SALT)  # without it nothing is fetched (tests/test_portal_salt.py)
+    monkeypatch.setenv("TTHC_PII_SALT", SALT)  # without it nothing is fetched (tests/warehouse/test_portal_salt.py)
     catalogue = tmp_path / "catalogue"
     shutil.copytree(DEFAULT_CATALOGUE_DIR, catalogue)
     with (catalogue / "indicators.csv").open("a", encoding="utf-8") as f:

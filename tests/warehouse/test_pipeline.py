@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from tests.support.drive import set_mtime, write_csv
 from tthc import orchestration
+from tthc.catalogue import load_catalogue
 from tthc.periods import LOCAL_TZ, Period
 from tthc.warehouse import WarehouseError, transaction
 
@@ -68,7 +69,7 @@ def test_area_rate_is_sum_of_numerators_over_sum_of_denominators(march_drive):
     # X-19363 30/40, X-19366 10/60, VL-NV 2/2 (corrected); VL-TP rejected.
     assert (a["numerator"], a["denominator"]) == (42, 102)
     assert a["value_pct"] == pytest.approx(100 * 42 / 102)
-    assert a["units_reported"] == 3 and a["units_expected"] == 30
+    assert a["units_reported"] == 3 and a["units_expected"] == len(load_catalogue(march_drive).units_in(MAR))
     assert not a["meets_target"]  # 41.2 % < 50 %
 
 
@@ -102,7 +103,7 @@ def test_statuses_and_reasons(march_drive):
     assert "tử số 130 lớn hơn mẫu số 120" in s["VL-TP"]["reasons"]
     assert s["ZZ-1"]["status"] == "rejected" and "ZZ-1" in s["ZZ-1"]["reasons"]
     assert s["VL-YT"]["status"] == "missing" and s["VL-YT"]["file"] is None
-    assert sum(1 for r in s.values() if r["status"] == "missing") == 30 - 4
+    assert sum(1 for r in s.values() if r["status"] == "missing") == len(load_catalogue(march_drive).units_in(MAR)) - 4
     ignored = rows(march_drive, "SELECT path FROM ignored_file")
     assert ignored == [{"path": "ghi chu.txt"}]
 
@@ -275,7 +276,8 @@ def _comparable(rs):
 
 def test_progress_lists_missing_units_until_the_deadline(march_drive):
     before = orchestration.submission_progress(march_drive, MAR, now=datetime(2025, 3, 19, 23, 0, tzinfo=LOCAL_TZ))
-    assert (before["expected"], before["received"], before["deadline_passed"]) == (30, 3, False)
+    expected = len(load_catalogue(march_drive).units_in(MAR))
+    assert (before["expected"], before["received"], before["deadline_passed"]) == (expected, 3, False)
     assert ["VL-YT", "Phòng Y tế"] in before["missing"] and ["VL-TP", "Phòng Tư pháp"] in before["missing"]
     assert before["deadline"] == "2025-03-19"  # the last day on time (the calendar's Deadline.last_day)
     after = orchestration.submission_progress(march_drive, MAR, now=datetime(2025, 3, 20, 0, 0, tzinfo=LOCAL_TZ))
