@@ -9,6 +9,7 @@ from docx import Document
 from openpyxl import load_workbook
 
 from tests.support.drive import write_csv
+from tests.support.steps import run_period
 from tthc import orchestration
 from tthc.periods import Period
 from tthc.settings import Settings
@@ -23,13 +24,6 @@ def settings_at(root, share=None, **env) -> Settings:
 def submit(settings, unit: str, label: str, rows: list[tuple], suffix: str = "") -> None:
     """An on-time CSV (sent on the 10th of the period's last month)."""
     write_csv(settings.shared_drive, f"{label}/{unit}{suffix}.csv", unit, label, rows, mtime=f"{label}-10 09:00")
-
-
-def run_month(settings, period: Period) -> None:
-    orchestration.ingest_shared_drive(settings)
-    orchestration.validate_period(settings, period)
-    orchestration.load_period(settings, period)
-    orchestration.aggregate_period(settings, period)
 
 
 # --- a correction rewrites every report it changes ---------------------------------------------------------
@@ -49,7 +43,7 @@ def reported_quarter(root):
     submit(settings, "X-19363", "2025-03", [("NQ01-3", 5, 10)])
     submit(settings, "X-19363", "2025-04", [("NQ01-3", 8, 10)])
     for month in (1, 2, 3, 4):
-        run_month(settings, Period(2025, month))
+        run_period(settings, Period(2025, month))
     orchestration.aggregate_rollup(settings, "2025-Q1")
     reports = {label: orchestration.write_report(settings, label) for label in ("2025-03", "2025-04", "2025-Q1")}
     april, q1 = report_figures(reports["2025-04"]["xlsx"], "NQ01-3"), report_figures(reports["2025-Q1"]["xlsx"], "NQ01-3")

@@ -18,31 +18,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from tests.support import hostile
 from tests.support.drive import set_mtime, write_csv
+from tests.support.steps import rows, run_period
 from tthc import orchestration
 from tthc.periods import LOCAL_TZ, Period
 from tthc.settings import DEFAULT_CATALOGUE_DIR
 from tthc.sources.shared_drive import discover
 from tthc.storage import StorageError
-from tthc.warehouse import transaction
 
 MAR = Period(2025, 3)
 ON_TIME = "2025-03-12 09:00"  # 2025-03 is on time until Wed 19/03/2025 23:59:59
-
-
-def run(settings, period=MAR):
-    orchestration.ingest_shared_drive(settings)
-    orchestration.validate_period(settings, period)
-    orchestration.load_period(settings, period)
-    return orchestration.aggregate_period(settings, period)
-
-
-def rows(settings, sql, **params):
-    with transaction(settings.warehouse_url) as conn:
-        return [dict(r._mapping) for r in conn.execute(text(sql), params)]
 
 
 def status(settings, period=MAR):
@@ -70,7 +57,7 @@ def test_an_exponent_or_a_5000_digit_count_is_a_rejection_naming_the_cell(tthc_e
     for name in ("exp.xlsx", "long.csv"):
         set_mtime(share / name, ON_TIME)
     started = time.monotonic()
-    run(tthc_env)
+    run_period(tthc_env, MAR)
     assert time.monotonic() - started < 60
     s = status(tthc_env)
     assert s["X-19363"]["status"] == "on_time"  # the others did not stop the ingest
@@ -84,7 +71,7 @@ def test_an_exponent_or_a_5000_digit_count_is_a_rejection_naming_the_cell(tthc_e
 def test_a_name_that_is_not_utf8_is_recorded_losslessly_and_read(tthc_env):
     path = hostile.non_utf8_name(tthc_env.shared_drive)
     set_mtime(path, ON_TIME)
-    run(tthc_env)
+    run_period(tthc_env, MAR)
     (observed,) = rows(tthc_env, "SELECT path FROM file_observation")
     assert observed["path"] == "B%E1o c%E1o VL-NV.csv"
     assert urllib.parse.unquote_to_bytes(observed["path"]) == os.fsencode(path.name)  # the exact bytes back
@@ -108,7 +95,7 @@ def test_a_file_too_big_is_rejected_without_being_copied(tthc_env):
     with big.open("wb") as f:  # 300 MB, sparse: no disk is used
         f.truncate(300_000_000)
     set_mtime(big, ON_TIME)
-    run(tthc_env)
+    run_period(tthc_env, MAR)
     assert not any(p.is_file() for p in (tthc_env.archive_dir / "shared_drive").rglob("*"))
     (row,) = [r for r in status(tthc_env).values() if r["file"] == "2025-03/VL-TP.csv"]
     assert (row["status"], row["reasons"]) == ("rejected", "Tệp lớn hơn giới hạn 20 MB; hãy kiểm tra lại tệp gửi")
@@ -211,10 +198,10 @@ def test_a_future_mtime_cannot_pin_a_file_over_the_units_later_correction(tthc_e
     share = tthc_env.shared_drive
     now = datetime.now(LOCAL_TZ)
     write_csv(share, "khac/gia.csv", "VL-TP", "2025-03", [("NQ01-3", 1, 100)], mtime=_local(now + timedelta(days=365)))
-    run(tthc_env)
+    run_period(tthc_env, MAR)
     assert status(tthc_env)["VL-TP"]["file"] == "khac/gia.csv"
     write_csv(share, "2025-03/VL-TP.csv", "VL-TP", "2025-03", [("NQ01-3", 90, 100)], mtime=_local(now + timedelta(minutes=1)))
-    run(tthc_env)
+    run_period(tthc_env, MAR)
     assert status(tthc_env)["VL-TP"]["file"] == "2025-03/VL-TP.csv"  # the real unit's correction counts
     (fake,) = rows(tthc_env, "SELECT received_at, first_seen_at FROM file_observation WHERE path = 'khac/gia.csv'")
     assert fake["received_at"] == fake["first_seen_at"]  # never later than when it was first seen
@@ -223,10 +210,10 @@ def test_a_future_mtime_cannot_pin_a_file_over_the_units_later_correction(tthc_e
 def test_back_dating_cannot_make_content_first_seen_after_the_deadline_on_time(tthc_env):
     share = tthc_env.shared_drive
     write_csv(share, "2025-03/VL-NV.csv", "VL-NV", "2025-03", [("NQ01-3", 1, 2)], mtime=ON_TIME)
-    run(tthc_env)  # a complete scan, long after the deadline: VL-TP's file was not there
+    run_period(tthc_env, MAR)  # a complete scan, long after the deadline: VL-TP's file was not there
     assert status(tthc_env)["VL-NV"]["status"] == "on_time"  # a new installation: the mtime counts
     write_csv(share, "2025-03/VL-TP.csv", "VL-TP", "2025-03", [("NQ01-3", 1, 2)], mtime=ON_TIME)
-    run(tthc_env)
+    run_period(tthc_env, MAR)
     s = status(tthc_env)
     assert s["VL-TP"]["status"] == "late"
     (scan,) = rows(tthc_env, "SELECT started_at FROM share_scan ORDER BY started_at LIMIT 1")
@@ -255,7 +242,7 @@ def test_a_file_in_another_units_folder_is_rejected_naming_both(bound_catalogue)
     # A real file copied into another unit's folder stays valid: it was also seen in its own.
     (share / "Don vi/VL-TP/ban sao.csv").write_bytes((share / "don vi/vl-nv/VL-NV.csv").read_bytes())
     set_mtime(share / "Don vi/VL-TP/ban sao.csv", ON_TIME)
-    run(settings)
+    run_period(settings, MAR)
     s = status(settings)
     assert s["VL-TP"]["status"] == "on_time"
     assert s["VL-NV"]["status"] == "on_time" and s["VL-NV"]["file"] in ("Don vi/VL-TP/ban sao.csv", "don vi/vl-nv/VL-NV.csv")
@@ -270,18 +257,16 @@ def test_a_file_in_another_units_folder_is_rejected_naming_both(bound_catalogue)
 
 @pytest.mark.parametrize("folders, error", [
     (("Don vi/A", "don vi/a"), "bound to the same share_folder"), (("../ngoai",), "must be a folder inside the share")])
-def test_share_folders_are_checked_when_the_catalogue_loads(tmp_path, folders, error):
+def test_share_folders_are_checked_when_the_catalogue_loads(small_catalogue, folders, error):
     from tthc.catalogue import Catalogue, CatalogueError
 
-    catalogue = tmp_path / "catalogue"
-    shutil.copytree(DEFAULT_CATALOGUE_DIR, catalogue)
-    units = catalogue / "units.csv"
+    units = small_catalogue / "units.csv"
     lines = units.read_text(encoding="utf-8").splitlines()
     for i, folder in enumerate(folders, 1):
         lines[i] += folder
     units.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(CatalogueError, match=error):
-        Catalogue.load(catalogue)
+        Catalogue.load(small_catalogue)
 
 
 # --- outputs are inert ---------------------------------------------------------------------------
@@ -291,7 +276,7 @@ def test_status_and_export_neutralise_formulas_and_keep_numbers(tthc_env):
     write_csv(share, "=HYPERLINK(\"http:\\\\x\",\"bam\").csv", "=cmd|' /C calc'!A0", "2025-03", [("NQ01-3", 1, 2)],
               mtime=ON_TIME)
     write_csv(share, "VL-TP.csv", "VL-TP", "2025-03", [("NQ01-3", 42, 50)], mtime=ON_TIME)
-    run(tthc_env)
+    run_period(tthc_env, MAR)
     csv_out = cli(tthc_env, "status", "--period", "2025-03", "--format", "csv").stdout
     (row,) = [r for r in csv.DictReader(io.StringIO(csv_out)) if "HYPERLINK" in r["file"]]
     assert (row["unit_code"], row["file"]) == ("'=CMD|' /C CALC'!A0", "'=HYPERLINK(\"http:\\\\x\",\"bam\").csv")

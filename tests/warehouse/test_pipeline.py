@@ -11,28 +11,18 @@ import pytest
 from sqlalchemy import text
 
 from tests.support.drive import set_mtime, write_csv
+from tests.support.steps import rows
+from tests.support.steps import run_period as run
 from tthc import orchestration
 from tthc.catalogue import load_catalogue
 from tthc.periods import LOCAL_TZ, Period
-from tthc.warehouse import WarehouseError, transaction
+from tthc.warehouse import WarehouseError
 
 MAR = Period(2025, 3)
 APR = Period(2025, 4)
 # Decree 09, 3 working days: 2025-03 closes 14/03 (Fri) → on time until Wed 19/03 23:59:59.
 ON_TIME = "2025-03-12 09:00"
 LATE = "2025-03-20 08:00"
-
-
-def run(settings, period):
-    orchestration.ingest_shared_drive(settings)
-    orchestration.validate_period(settings, period)
-    orchestration.load_period(settings, period)
-    return orchestration.aggregate_period(settings, period)
-
-
-def rows(settings, sql, **params):
-    with transaction(settings.warehouse_url) as conn:
-        return [dict(r._mapping) for r in conn.execute(text(sql), params)]
 
 
 def area(settings, period, code):

@@ -11,19 +11,14 @@ import shutil
 import pytest
 from docx import Document
 from openpyxl import load_workbook
-from sqlalchemy import text
 
-from tests.support.rollups import check_rewritten, reported_quarter, run_month, settings_at, submit
+from tests.support.rollups import check_rewritten, reported_quarter, settings_at, submit
+from tests.support.steps import rows, run_period
 from tthc import orchestration
 from tthc.calendar import DEFAULT_CALENDAR
 from tthc.periods import Period, RollupPeriod
 from tthc.settings import DEFAULT_CATALOGUE_DIR
-from tthc.warehouse import get_engine, transaction
-
-
-def rows(settings, sql: str, **params) -> list[dict]:
-    with transaction(settings.warehouse_url) as conn:
-        return [dict(r._mapping) for r in conn.execute(text(sql), params)]
+from tthc.warehouse import get_engine
 
 
 def area(settings, rollup: str, code: str) -> dict:
@@ -65,7 +60,7 @@ def quarter(tmp_path_factory):
     submit(settings, "VL-TP", "2025-01", [("NQ01-3", 3, 4)])
     submit(settings, "VL-TP", "2025-02", [("NQ01-1", 20, 30)])
     for month in (1, 2, 3):
-        run_month(settings, Period(2025, month))
+        run_period(settings, Period(2025, month))
     orchestration.aggregate_rollup(settings, "2025-Q1")
     yield settings
     get_engine(settings.warehouse_url).dispose()
@@ -147,10 +142,10 @@ def test_re_aggregating_a_month_refreshes_the_rollup(tmp_path):
     settings = settings_at(tmp_path)
     submit(settings, "X-19363", "2025-01", [("NQ01-3", 10, 20)])
     for month in (1, 2, 3):
-        run_month(settings, Period(2025, month))
+        run_period(settings, Period(2025, month))
     orchestration.aggregate_rollup(settings, "2025-Q1")
     submit(settings, "X-19363", "2025-02", [("NQ01-3", 7, 10)])  # a late month's file
-    run_month(settings, Period(2025, 2))
+    run_period(settings, Period(2025, 2))
     a = area(settings, "2025-Q1", "NQ01-3")
     assert (a["numerator"], a["denominator"]) == (17, 30)
     get_engine(settings.warehouse_url).dispose()
@@ -205,7 +200,7 @@ def year(tmp_path_factory):
     settings = settings_at(tmp_path_factory.mktemp("year"))
     year_submissions(settings)
     for month in range(1, 13):
-        run_month(settings, Period(2025, month))
+        run_period(settings, Period(2025, month))
     for label in ("2025-H1", "2025-H2", "2025"):
         orchestration.aggregate_rollup(settings, label)
     yield settings
@@ -253,7 +248,7 @@ def test_successors_follow_the_unit_code_not_the_gso_code(tmp_path):
     settings = settings_at(tmp_path, TTHC_CATALOGUE_DIR=str(catalogue))
     year_submissions(settings)
     for month in (6, 7):
-        run_month(settings, Period(2025, month))
+        run_period(settings, Period(2025, month))
     july = monthly_unit(settings, "2025-07", "XM-19405", "NQ01-3")
     assert (july["ytd_numerator"], july["ytd_denominator"], july["ytd_predecessor_units"]) == (55, 100, 1)
     get_engine(settings.warehouse_url).dispose()
@@ -316,29 +311,25 @@ def test_the_issuing_body_follows_the_two_tier_reorganisation(year):
 @pytest.mark.parametrize("edit, error", [
     (lambda t: t.replace("2025-07-01,\n", "2025-06-01,\n", 1), "overlap another row for area"),
     (lambda t: t + "XX-1,,A,B,xã,P,BC,T,,R,2025-07-01,\n", "scope must be 'area' or a unit code"),
-    (lambda t: t.replace("UBND xã Bến Quan,xã,Bến Quan", "UBND xã Bến Quan,xã,"), "empty place"),
+    (lambda t: t.replace("UBND xã Vĩnh Linh,xã,Vĩnh Linh", "UBND xã Vĩnh Linh,xã,"), "empty place"),
 ])
-def test_bad_issuer_rows_are_refused_naming_the_line(tmp_path, edit, error):
+def test_bad_issuer_rows_are_refused_naming_the_line(small_catalogue, edit, error):
     from tthc.catalogue import Catalogue, CatalogueError
 
-    catalogue = tmp_path / "catalogue"
-    shutil.copytree(DEFAULT_CATALOGUE_DIR, catalogue)
-    issuers = catalogue / "issuers.csv"
+    issuers = small_catalogue / "issuers.csv"
     issuers.write_text(edit(issuers.read_text(encoding="utf-8")), encoding="utf-8")
     with pytest.raises(CatalogueError, match=f"issuers.csv line \\d+ .*{error}"):
-        Catalogue.load(catalogue)
+        Catalogue.load(small_catalogue)
 
 
-def test_a_period_without_an_issuer_says_which_row_is_missing(tmp_path):
+def test_a_period_without_an_issuer_says_which_row_is_missing(small_catalogue):
     from tthc.catalogue import Catalogue, CatalogueError
 
-    catalogue = tmp_path / "catalogue"
-    shutil.copytree(DEFAULT_CATALOGUE_DIR, catalogue)
-    issuers = catalogue / "issuers.csv"
+    issuers = small_catalogue / "issuers.csv"
     issuers.write_text("\n".join(l for l in issuers.read_text(encoding="utf-8").splitlines()
                                   if not l.startswith("area,UBND")) + "\n", encoding="utf-8")
     with pytest.raises(CatalogueError, match=r"no issuer for 'area' on 14/07/2025"):
-        Catalogue.load(catalogue).issuer("area", DEFAULT_CALENDAR.last_day(Period(2025, 7)))
+        Catalogue.load(small_catalogue).issuer("area", DEFAULT_CALENDAR.last_day(Period(2025, 7)))
 
 
 def test_the_year_spans_the_reorganisation_and_meets_the_stretch_targets_or_not(year):
@@ -412,9 +403,9 @@ def test_backfills_across_the_boundary_give_the_same_marts_in_any_order(tmp_path
     submit(in_order, "XM-19405", "2025-08", [("NQ01-3", 5, 50)])
     submit(in_order, "XM-19414", "2025-08", [("NQ01-3", 1, 1), ("NQ01-1", 9, 10)])
     for period in months:
-        run_month(in_order, period)
+        run_period(in_order, period)
     for period in reversed(months):
-        run_month(reverse, period)
+        run_period(reverse, period)
 
     def snapshot(settings):
         out = {}
@@ -436,7 +427,7 @@ def test_backfills_across_the_boundary_give_the_same_marts_in_any_order(tmp_path
 def test_the_same_rollups_on_postgresql(year, pg_url, tmp_path):
     settings = settings_at(tmp_path, year.shared_drive, TTHC_WAREHOUSE_URL=pg_url)
     for month in range(1, 13):
-        run_month(settings, Period(2025, month))
+        run_period(settings, Period(2025, month))
     for label in ("2025-H1", "2025-H2", "2025"):
         orchestration.aggregate_rollup(settings, label)
 
