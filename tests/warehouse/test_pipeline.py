@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime
@@ -229,6 +230,16 @@ def test_cli_export_and_status(march_drive):
         capture_output=True, text=True, env=env, check=True).stdout)
     twin = [r for r in unit_rows if r["unit_code"] == "X-19366" and r["indicator_code"] in ("NQ01-5", "NQ02-5")]
     assert [(r["numerator"], r["denominator"], r["meets_target"]) for r in twin] == [(10, 10, True)] * 2
+
+    # A reader that leaves early (`tthc status | head`) is not an error: no traceback, no message.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "tthc.cli", "status", "--period", "2025-03"],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, env=env)
+    finally:
+        os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (0, "")
 
 
 def test_cli_reports_a_broken_warehouse_in_one_line(tthc_env):
