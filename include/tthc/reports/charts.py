@@ -5,6 +5,7 @@ from __future__ import annotations
 from io import BytesIO
 from textwrap import shorten
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -17,11 +18,19 @@ _LEGEND = [Patch(color=_COLOURS[True], label="Đạt"), Patch(color=_COLOURS[Fal
            Line2D([], [], color="black", marker="|", linestyle="none", markersize=12, label="Chỉ tiêu kế hoạch")]
 
 
+def _figure(**kwargs) -> Figure:
+    """A figure drawn by Agg from the start: the layout pass and the PNG share one renderer, so each
+    text's size is measured once (a bare Figure lays out on one renderer and saves on another)."""
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def indicator_chart(rows: list[dict]) -> bytes:
     """The area's rate per indicator as horizontal bars (green met, red not met, grey not judged),
     with the target as a black tick and 0/0 written out in words. Returns a PNG."""
     labels = [f"{r['indicator_code']} {r['short_name']}" for r in rows]
-    fig = Figure(figsize=(6.5, 0.3 * len(rows) + 1.1), dpi=150)
+    fig = _figure(figsize=(6.5, 0.3 * len(rows) + 1.1), dpi=150)
     ax = fig.subplots()
     positions = range(len(rows))
     values = [r["value_pct"] or 0 for r in rows]  # 0/0 draws no bar and is labelled in words
@@ -59,7 +68,7 @@ def trend_chart(rows: list[dict], trend: dict[str, list[tuple[str, float | None]
     # Indicators with no figure in any month (e.g. the on-time rate without the portal) are left out.
     rows = [r for r in rows if any(v is not None for _, v in trend.get(r["indicator_code"], []))]
     lines = max(1, -(-len(rows) // columns))
-    fig = Figure(figsize=(6.5, panel_height * lines + 0.5), dpi=150)
+    fig = _figure(figsize=(6.5, panel_height * lines + 0.5), dpi=150)
     axes = fig.subplots(lines, columns, squeeze=False)
     months = sorted({label for points in trend.values() for label, _ in points})
     position = {label: i for i, label in enumerate(months)}
@@ -105,7 +114,7 @@ def ranking_chart(ranking: dict[str, list[dict]], rows: list[dict]) -> bytes:
     codes = list(ranking)
     most = max((len(ranking[c]) for c in codes), default=0)
     height = 0.16 * max(most, 3) + 0.9
-    fig = Figure(figsize=(6.5, height), dpi=150)
+    fig = _figure(figsize=(6.5, height), dpi=150)
     axes = fig.subplots(1, max(1, len(codes)), squeeze=False)[0]
     for ax, code in zip(axes, codes):
         units = ranking[code]
