@@ -71,12 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["TTHC_DATA_DIR"] = str(data_dir)
 
     from tthc import backfill
-    from tthc.catalogue import Catalogue
     from tthc.periods import Period
     from tthc.settings import Settings
     from tthc_airflow.local_cluster import AirflowCluster, ClusterError
     from tthc_testing.fake_portal import FakePortal
-    from tthc_testing.sample_share import generate_shared_drive
 
     # The provincial portal's stand-in: realistic dossiers for every unit, with personal data that
     # the pipeline must drop at the edge. Tasks reach it through the same settings as a real one.
@@ -94,19 +92,18 @@ def main(argv: list[str] | None = None) -> int:
     cluster = AirflowCluster(airflow_home, env=env, parallelism=4)
     (airflow_home / MARKER).touch()
     failed: list[str] = []
-    # The portal's figures are counted by the pipeline itself (GX included, ≈ 0.4 s a unit), a period
-    # per process on both cores, while Airflow starts beside them.
+    # Each period's share files, after its portal figures are counted by the pipeline itself (GX
+    # included), a period per process on both cores, while Airflow starts beside them.
     scratch = data_dir / "scratch"
     pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
     try:
         t = time.monotonic()
-        counting = [pool.submit(_portal_figures, settings, period, scratch / period.label) for period in periods]
+        writing = [pool.submit(_sample_period, settings, period, periods, scratch / period.label)
+                   for period in periods]
         cluster.start()
-        observed = {key: figures for job in counting for key, figures in job.result().items()}
+        manifest = {label: units for job in writing for label, units in job.result().items()}
         pool.shutdown()
         shutil.rmtree(scratch)
-        manifest = generate_shared_drive(settings.shared_drive, Catalogue.load(settings.catalogue_dir), periods,
-                                         calendar=settings.calendar, observed=observed)
         files = sum(len(u["files"]) for p in manifest.values() for u in p.values())
         print(f"sample shared drive: {settings.shared_drive} ({files} submissions) and Airflow started, "
               f"{time.monotonic() - t:.1f} s")
@@ -217,6 +214,16 @@ def _events_waiting(api) -> bool:
 
 def _ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _sample_period(settings, period, periods, scratch: Path) -> dict:
+    """The share's files of `period` (planned over all `periods`); its manifest part."""
+    from tthc.catalogue import Catalogue
+    from tthc_testing.sample_share import generate_shared_drive
+
+    return generate_shared_drive(settings.shared_drive, Catalogue.load(settings.catalogue_dir), periods,
+                                 calendar=settings.calendar, observed=_portal_figures(settings, period, scratch),
+                                 only=[period])
 
 
 def _portal_figures(settings, period, scratch: Path) -> dict:

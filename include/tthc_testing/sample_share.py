@@ -228,12 +228,16 @@ def _plan_events(catalogue: Catalogue, periods: list[Period], calendar: Reportin
 
 def generate_shared_drive(root: Path, catalogue: Catalogue, periods: list[Period], *,
                           calendar: ReportingCalendar = DEFAULT_CALENDAR, seed: int = 2025,
-                          observed: dict | None = None) -> dict:
+                          observed: dict | None = None, only: list[Period] | None = None) -> dict:
     """Write the sample drive under `root` and return the manifest.
 
     observed: {(period_label, unit_code): {code: (num, den)}}, what really happened (e.g. counted from
     the portal's dossiers): units report those figures, except a few who misreport one indicator by
     well over 5 points, so the reconciliation has something real to find.
+
+    only: write (and list) just these of `periods`; habits and events are still planned over all of
+    `periods`, so periods written apart (e.g. each in its own process) make the same drive as one
+    call. The files that are not reports come with the last period.
 
     The manifest:
 
@@ -248,7 +252,7 @@ def generate_shared_drive(root: Path, catalogue: Catalogue, periods: list[Period
     habits = _assign_habits(list(units.values()), seed)
     plan = _plan_events(catalogue, periods, calendar, habits, seed)
     manifest: dict[str, dict] = {}
-    for period in periods:
+    for period in periods if only is None else sorted(only):
         end = calendar.bounds(period)[1]
         deadline = calendar.deadline(period).end
         window = deadline - end
@@ -284,7 +288,8 @@ def generate_shared_drive(root: Path, catalogue: Catalogue, periods: list[Period
                     sent, status = deadline + timedelta(hours=rng.uniform(2, 5 * 24)), LATE
                 _write(root, rel, catalogue, unit, period, habit, figures, sent, calendar)
                 entries[unit.code] = {"expected_status": status, "files": [rel], "figures": figures}
-    _write_non_report_files(root, periods, habits, calendar)
+    if periods[-1].label in manifest:
+        _write_non_report_files(root, periods, habits, calendar)
     return manifest
 
 

@@ -210,6 +210,14 @@ def test_demo_drive_is_deterministic(catalogue, demo, tmp_path):
     assert other["2025-01"]["X-19363"]["figures"] != manifest["2025-01"]["X-19363"]["figures"]
 
 
+def test_demo_drive_written_period_by_period_is_the_same(catalogue, demo, tmp_path):
+    root, manifest = demo
+    parts = [generate_shared_drive(tmp_path, catalogue, DEMO_PERIODS, only=[p]) for p in reversed(DEMO_PERIODS)]
+    assert [list(part) for part in parts] == [["2025-02"], ["2025-01"]]
+    assert {label: units for part in parts for label, units in part.items()} == manifest
+    assert _snapshot(tmp_path) == _snapshot(root)
+
+
 def test_demo_drive_has_the_described_statuses_and_files(demo):
     root, manifest = demo
     entries = [e for period in manifest.values() for e in period.values()]
