@@ -44,6 +44,10 @@ ROLLUPS = {"tthc_quarterly_report": ("2025-Q1", "2025-Q4"),
            "tthc_half_year_report": ("2025-H1", "2025-H2"),
            "tthc_annual_report": ("2025", "2025")}
 MAX_ACTIVE_RUNS = 3
+# Task slots and portal fetches at once. Most of a fetch task's time is waiting (its queue slot, the
+# API, the portal), so with 4 slots the short fetches queued behind the long ingest and validation
+# tasks of three runs; the fake portal on 127.0.0.1 needs none of the pool's care for a real one.
+PARALLELISM = PORTAL_SLOTS = 8
 # Fewer dossiers per unit and month than the fake portal's default (80-400): twelve months stay quick.
 DOSSIERS_PER_UNIT_MONTH = (40, 160)
 MARKER = ".tthc-demo"  # in each folder the demo created (and so may delete)
@@ -89,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {"TTHC_DATA_DIR": str(data_dir), **portal_env, "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"}
     if os.environ.get("TTHC_PERIOD_SCHEME"):
         env["TTHC_PERIOD_SCHEME"] = os.environ["TTHC_PERIOD_SCHEME"]
-    cluster = AirflowCluster(airflow_home, env=env, parallelism=4)
+    cluster = AirflowCluster(airflow_home, env=env, parallelism=PARALLELISM)
     (airflow_home / MARKER).touch()
     failed: list[str] = []
     # Each period's share files, after its portal figures are counted by the pipeline itself (GX
@@ -108,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sample shared drive: {settings.shared_drive} ({files} submissions) and Airflow started, "
               f"{time.monotonic() - t:.1f} s")
         api = backfill.AirflowApi(cluster.base_url)
-        cluster.ensure_pool(description="Portal fetches running at once (one mapped task per unit)")
+        cluster.ensure_pool(slots=PORTAL_SLOTS, description="Portal fetches running at once (one mapped task per unit)")
         cluster.wait_for_dags([MONTHLY_DAG, REPORT_DAG, *ROLLUPS])
         for dag_id in (MONTHLY_DAG, REPORT_DAG, *ROLLUPS):
             cluster.set_paused(dag_id, False)
