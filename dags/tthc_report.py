@@ -55,7 +55,9 @@ def tthc_monthly_report():
         return reports_changed_by(e.extra for e in events)
 
     # `period` is a month ('2025-03') or a roll-up ('2025-Q1'); the alerts read it under that name.
-    @task(on_success_callback=tthc_alerts("report_ready"), map_index_template="{{ period }}")
+    # One XCom, the summary: `-> dict` alone would also push each of its keys (a request apiece).
+    @task(on_success_callback=tthc_alerts("report_ready"), map_index_template="{{ period }}",
+          multiple_outputs=False)
     def write_report(period: str) -> dict:
         from tthc.orchestration import write_report as write
 

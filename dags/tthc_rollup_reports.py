@@ -74,7 +74,8 @@ def _make_dag(frequency: str):
             progress = months_aggregated(task_settings(), run_period(get_current_context()))
             return PokeReturnValue(is_done=not progress["missing"], xcom_value=progress)
 
-        @task
+        # One XCom each, the summary: `-> dict` alone would also push each of its keys (a request apiece).
+        @task(multiple_outputs=False)
         def aggregate_rollup(progress: dict) -> dict:
             from tthc.orchestration import aggregate_rollup as aggregate
 
@@ -82,7 +83,7 @@ def _make_dag(frequency: str):
 
             return aggregate(task_settings(), progress["rollup_period"])
 
-        @task(on_success_callback=tthc_alerts("report_ready"))
+        @task(on_success_callback=tthc_alerts("report_ready"), multiple_outputs=False)
         def write_rollup_report(summary: dict) -> dict:
             from tthc.orchestration import report_rollup
 
