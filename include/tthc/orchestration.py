@@ -7,6 +7,7 @@ JSON-serialisable summary (it becomes the task's XCom and the CLI's output).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -68,12 +69,16 @@ def deadline_passed(settings: Settings, period: Period, now: datetime | None = N
 
 def report_period(settings: Settings, period: Period) -> dict:
     """The period's Word and Excel report; a period not yet ended has none (PeriodNotClosed)."""
-    from .reports import write_monthly_report
+    from .reports import monthly_report_data, write_monthly_reports
 
     settings.calendar.require_closed(period)
     catalogue = load_catalogue(settings)
+    started = time.perf_counter()
+    # Drawn after the transaction: on SQLite it holds the write lock, and reports written at once
+    # (the report DAG's mapped tasks) would otherwise draw one after another.
     with transaction(settings.warehouse_url) as conn:
-        return write_monthly_report(conn, period, settings, catalogue)
+        data = monthly_report_data(conn, period, settings, catalogue)
+    return write_monthly_reports(data, settings, started)
 
 
 def portal_units(settings: Settings, period: Period) -> list[str]:
@@ -146,12 +151,14 @@ def write_report(settings: Settings, label: str) -> dict:
 
 def report_rollup(settings: Settings, label: str | RollupPeriod) -> dict:
     """The roll-up's Word and Excel report under <reports_dir>/<label>/."""
-    from .reports import write_rollup_report
+    from .reports import load_rollup_report_data, write_rollup_report
 
     rollup = RollupPeriod.parse(label) if isinstance(label, str) else label
     settings.calendar.require_closed(rollup)
-    with transaction(settings.warehouse_url) as conn:
-        return write_rollup_report(conn, rollup, settings, load_catalogue(settings))
+    started = time.perf_counter()
+    with transaction(settings.warehouse_url) as conn:  # drawn after it, as report_period's
+        data = load_rollup_report_data(conn, rollup, settings, load_catalogue(settings))
+    return write_rollup_report(data, settings, started)
 
 
 def run_rollup(settings: Settings, label: str | RollupPeriod) -> dict:

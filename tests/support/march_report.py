@@ -12,7 +12,7 @@ from sqlalchemy import text
 from tthc.calendar import DEFAULT_CALENDAR
 from tthc.catalogue import Catalogue
 from tthc.periods import Period
-from tthc.reports import write_monthly_report
+from tthc.reports import monthly_report_data, write_monthly_reports
 from tthc.settings import DEFAULT_CATALOGUE_DIR, Settings
 from tthc.warehouse import migrate, transaction
 
@@ -136,7 +136,7 @@ def report_settings(tmp_path, url: str) -> Settings:
 
 def write_report(settings: Settings) -> dict:
     with transaction(settings.warehouse_url) as conn:
-        return write_monthly_report(conn, MARCH, settings, CATALOGUE)
+        return write_monthly_reports(monthly_report_data(conn, MARCH, settings, CATALOGUE), settings)
 
 
 

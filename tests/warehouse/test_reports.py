@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 
 from tthc.periods import Period
-from tthc.reports import write_monthly_report
+from tthc.reports import monthly_report_data, write_monthly_reports
 from tthc.reports import monthly
 from tthc.reports.data import headline_codes, load_report_data, unit_ranking
 from tthc.reports.formatting import reason_list, safe_text, target_text, vn_int, vn_number, vn_pct
@@ -325,7 +325,7 @@ def test_same_report_on_postgresql(pg_url, report, tmp_path):
 def test_a_period_without_figures_still_gives_a_report(report):
     settings, _ = report
     with transaction(settings.warehouse_url) as conn:
-        result = write_monthly_report(conn, Period(2025, 4), settings, CATALOGUE)
+        result = write_monthly_reports(monthly_report_data(conn, Period(2025, 4), settings, CATALOGUE), settings)
     texts = _texts(Document(result["docx"]))
     for expected in ("Chưa có số liệu tổng hợp của kỳ báo cáo.",
                      "Không có đơn vị nào có tỷ lệ thấp hơn chỉ tiêu kế hoạch.",
@@ -344,7 +344,7 @@ def test_an_indicator_nobody_reported_is_not_called_no_activity(report):
             "INSERT INTO mart_area_kpi_monthly (period, indicator_code, indicator_name, numerator, denominator, "
             "target_pct, comparator, units_reported, units_expected, ytd_numerator, ytd_denominator, period_scheme) "
             "VALUES ('2025-05', 'NQ01-2', 'x', 0, 0, 45, '>=', 0, 30, 0, 0, 'decree09')"))
-        result = write_monthly_report(conn, Period(2025, 5), settings, CATALOGUE)
+        result = write_monthly_reports(monthly_report_data(conn, Period(2025, 5), settings, CATALOGUE), settings)
     doc = Document(result["docx"])
     assert "Trong 1 chỉ tiêu, 0 chỉ tiêu đạt kế hoạch, 0 chỉ tiêu chưa đạt, 1 chỉ tiêu chưa có đơn vị nào báo cáo." \
         in _texts(doc)

@@ -1,6 +1,6 @@
 """Monthly and roll-up reports (Word and Excel) from the public marts; no Airflow import."""
 
-__all__ = ["write_monthly_report", "write_rollup_report"]
+__all__ = ["load_rollup_report_data", "monthly_report_data", "write_monthly_reports", "write_rollup_report"]
 
 
 def __getattr__(name: str):

@@ -31,25 +31,31 @@ NBSP = "\u00a0"
 _MONTH_TREND = {"columns": 4, "panel_height": 1.15}
 
 
-def write_monthly_report(conn, period: Period, settings: Settings, catalogue: Catalogue) -> dict:
-    """Reads the marts for `period` and writes <reports_dir>/<period>/BaoCao_TTHC_<period>.docx and
-    .xlsx, both or neither (a failed run leaves any earlier report as it was): the area summary, and
-    each unit's own report where the catalogue names an issuer for it (from 2025-07 each new
-    commune's People's Committee), BaoCao_TTHC_<period>_<unit>.docx/.xlsx ("unit_reports")."""
-    started = time.perf_counter()
-    result = write_report(load_report_data(conn, period, settings, catalogue), settings, started)
-    result["unit_reports"] = [
-        write_report(load_report_data(conn, period, settings, catalogue, unit), settings)
-        for unit in catalogue.units_with_own_report(period, settings.calendar.with_scheme(result["scheme"]))]
+def monthly_report_data(conn, period: Period, settings: Settings, catalogue: Catalogue) -> list[ReportData]:
+    """What the month's reports show, read from the marts: the area summary's data, then that of each
+    unit the catalogue names an issuer for (from 2025-07 each new commune's People's Committee).
+    Read apart from the writing, so that the transaction can end before the charts are drawn."""
+    area = load_report_data(conn, period, settings, catalogue)
+    units = catalogue.units_with_own_report(period, settings.calendar.with_scheme(area.calendar.scheme))
+    return [area, *(load_report_data(conn, period, settings, catalogue, unit) for unit in units)]
+
+
+def write_monthly_reports(data: list[ReportData], settings: Settings, started: float | None = None) -> dict:
+    """<reports_dir>/<period>/BaoCao_TTHC_<period>.docx and .xlsx from monthly_report_data, both or
+    neither (a failed run leaves any earlier report as it was), and each unit's own,
+    BaoCao_TTHC_<period>_<unit>.docx/.xlsx ("unit_reports")."""
+    area, *units = data
+    result = write_report(area, settings, started)
+    result["unit_reports"] = [write_report(unit, settings) for unit in units]
     return result
 
 
-def write_rollup_report(conn, rollup: RollupPeriod, settings: Settings, catalogue: Catalogue) -> dict:
-    """The quarter's, half-year's or year's report from the roll-up marts: <reports_dir>/<label>/
-    BaoCao_TTHC_<label>.docx and .xlsx (e.g. 2025-Q1), laid out as the monthly one, with the area's
-    monthly trend and, for the year, the plan's end-of-year stretch targets."""
-    started = time.perf_counter()
-    return write_report(load_rollup_report_data(conn, rollup, settings, catalogue), settings, started)
+def write_rollup_report(data: ReportData, settings: Settings, started: float | None = None) -> dict:
+    """The quarter's, half-year's or year's report from the roll-up marts (`data`, from
+    load_rollup_report_data): <reports_dir>/<label>/BaoCao_TTHC_<label>.docx and .xlsx (e.g. 2025-Q1),
+    laid out as the monthly one, with the area's monthly trend and, for the year, the plan's
+    end-of-year stretch targets."""
+    return write_report(data, settings, started)
 
 
 def write_report(data: ReportData, settings: Settings, started: float | None = None) -> dict:
