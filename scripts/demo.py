@@ -114,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         api = backfill.AirflowApi(cluster.base_url)
         cluster.ensure_pool(slots=PORTAL_SLOTS, description="Portal fetches running at once (one mapped task per unit)")
         cluster.wait_for_dags([MONTHLY_DAG, REPORT_DAG, *ROLLUPS])
-        for dag_id in (MONTHLY_DAG, REPORT_DAG, *ROLLUPS):
-            cluster.set_paused(dag_id, False)
+        cluster.set_paused(REPORT_DAG, False)  # the others once their backfill is created (_run_backfills)
         print(f"Airflow: scheduler, dag-processor and api-server on {cluster.base_url} "
               f"(AIRFLOW_HOME {airflow_home}); backfills through its REST API")
 
@@ -173,6 +172,11 @@ def _run_backfills(api, cluster, windows: dict, describe) -> list[str]:
     from tthc import backfill
 
     created = {dag_id: backfill.create(api, dag_id, window, MAX_ACTIVE_RUNS) for dag_id, window in windows.items()}
+    # Unpaused only now: the API server creates a backfill's runs one by one, and a scheduler examining
+    # a run meanwhile can hit its half-created task instances (SQLite: FOREIGN KEY constraint failed,
+    # then ObjectDeletedError ends the scheduler). The scheduler passes over a paused DAG's runs.
+    for dag_id in windows:
+        cluster.set_paused(dag_id, False)
     t = time.monotonic()
     done: set[tuple[str, str]] = set()
     failed = []
