@@ -31,7 +31,7 @@ from ...checks.dossiers import validate_batches
 from ...periods import Period
 from ...settings import STATUS_CODES, Settings
 from ...storage import write_atomic
-from ...warehouse import execute_file, execute_many, now_local, query, transaction
+from ...warehouse import connection, execute_file, execute_many, now_local, query, transaction
 from ...warehouse.load import refresh_reference
 from .fetch import PortalClient, archive_pages, portal_from_settings, read_archive
 from .privacy import APPLICANT_KEY, KEPT_FIELDS, PERSONAL_FIELDS, salt_from_env
@@ -155,16 +155,17 @@ def load_portal_units(settings: Settings, period: Period, unit_codes: Iterable[s
     loaded staged, for a retry."""
     warehouse.prepare(settings)
     outcomes, group = {}, []
-    for unit_code in unit_codes:
-        staged = _read_staged(settings, period, unit_code)
-        if staged is None:
-            outcomes[unit_code] = {"period": period.label, "unit_code": unit_code, "outcome": "not_fetched"}
-            continue
-        group.append(staged)
-        if sum(len(s.frame) for s in group) >= GROUP_ROWS:
-            outcomes.update(_validate_and_store(settings, period, group))
-            group = []
-    outcomes.update(_validate_and_store(settings, period, group))
+    with connection(settings.warehouse_url) as held:
+        for unit_code in unit_codes:
+            staged = _read_staged(settings, period, unit_code)
+            if staged is None:
+                outcomes[unit_code] = {"period": period.label, "unit_code": unit_code, "outcome": "not_fetched"}
+                continue
+            group.append(staged)
+            if sum(len(s.frame) for s in group) >= GROUP_ROWS:
+                outcomes.update(_validate_and_store(settings, period, group, held))
+                group = []
+        outcomes.update(_validate_and_store(settings, period, group, held))
     return outcomes
 
 
@@ -205,6 +206,8 @@ class _Staged:
 
     unit_code: str
     frame: object
+    # The frame's columns as plain lists (MaHoSo deduplicated), for the load: no pass back out of pandas.
+    columns: dict[str, list]
     fetched: int
     procedures: list[dict]
     files: _StagedFiles
@@ -222,9 +225,10 @@ def _read_staged(settings: Settings, period: Period, unit_code: str) -> _Staged 
     except FileNotFoundError:
         return None
     started = time.perf_counter()
-    frame, fetched = batch_frame(read_archive(files.pending), unit_code)
+    columns, fetched = batch_columns(read_archive(files.pending))
+    frame = batch_frame(columns, unit_code)
     seconds = dict(staged["seconds"], frame=time.perf_counter() - started, validate=0.0, load=0.0)
-    return _Staged(unit_code, frame, fetched, staged["procedures"], files, seconds)
+    return _Staged(unit_code, frame, columns, fetched, staged["procedures"], files, seconds)
 
 
 def _timed(items: Iterable, seconds: dict, key: str) -> Iterator:
@@ -241,12 +245,10 @@ def _timed(items: Iterable, seconds: dict, key: str) -> Iterator:
         yield item
 
 
-def batch_frame(pages: Iterable[dict[str, list]], unit_code: str):
-    """The unit-period as one frame, deduplicated by MaHoSo (last occurrence wins, at its place),
-    and the number of records fetched. Pages are the client's columns: each is appended to one list
-    per field at once (a field a page lacks is missing there), so pandas gets whole columns."""
-    import pandas as pd
-
+def batch_columns(pages: Iterable[dict[str, list]]) -> tuple[dict[str, list], int]:
+    """The unit-period as one list per field, deduplicated by MaHoSo (last occurrence wins, at its
+    place), and the number of records fetched. Pages are the client's columns: each is appended to
+    the lists at once (a field a page lacks is missing there)."""
     columns = {field: [] for field in PAGE_FIELDS}
     fetched = 0
     for page in pages:
@@ -263,11 +265,18 @@ def batch_frame(pages: Iterable[dict[str, list]], unit_code: str):
     if len(last) < len(keys):
         keep = sorted(last.values())
         columns = {field: [values[i] for i in keep] for field, values in columns.items()}
+    return columns, fetched
+
+
+def batch_frame(columns: dict[str, list], unit_code: str):
+    """The frame the dossier_batch suite checks: batch_columns' lists as whole pandas columns."""
+    import pandas as pd
+
     data = {field: pd.Series(values, dtype=object if not values else None) for field, values in columns.items()}
     data["row_key"] = range(len(columns["MaHoSo"]))
     frame = pd.DataFrame(data)
     frame["unit_code"] = unit_code
-    return frame, fetched
+    return frame
 
 
 def _procedure_rows(procedures: list[dict]) -> tuple[list[dict], list[str]]:
@@ -286,7 +295,7 @@ def _procedure_rows(procedures: list[dict]) -> tuple[list[dict], list[str]]:
     return list(rows.values()), reasons
 
 
-def _validate_and_store(settings: Settings, period: Period, group: list[_Staged]
+def _validate_and_store(settings: Settings, period: Period, group: list[_Staged], held
                         ) -> dict[str, dict | PortalBatchQuarantined]:
     """The group's batches through the suite at once, then each unit in its own transaction."""
     if not group:
@@ -298,24 +307,25 @@ def _validate_and_store(settings: Settings, period: Period, group: list[_Staged]
     for staged in group:
         staged.seconds["validate"] += share
         try:
-            outcomes[staged.unit_code] = _store(settings, period, staged, verdicts[staged.unit_code])
+            outcomes[staged.unit_code] = _store(settings, period, staged, verdicts[staged.unit_code], held)
         except PortalBatchQuarantined as exc:
             outcomes[staged.unit_code] = exc
-        staged.frame = None  # loaded: its rows need not outlive the group
+        staged.frame = staged.columns = None  # loaded: its rows need not outlive the group
     return outcomes
 
 
-def _store(settings: Settings, period: Period, staged: _Staged, reasons: list[str]) -> dict:
-    unit_code, frame, final, seconds = staged.unit_code, staged.frame, staged.files.final, staged.seconds
+def _store(settings: Settings, period: Period, staged: _Staged, reasons: list[str], held) -> dict:
+    unit_code, final, seconds = staged.unit_code, staged.files.final, staged.seconds
+    dossiers = len(staged.columns["MaHoSo"])
     started = time.perf_counter()
     procedure_rows, procedure_reasons = _procedure_rows(staged.procedures)
     reasons = reasons + procedure_reasons
     key = {"period": period.label, "unit_code": unit_code}
-    batch = dict(key, records_fetched=staged.fetched, dossiers=len(frame), procedures=len(procedure_rows),
+    batch = dict(key, records_fetched=staged.fetched, dossiers=dossiers, procedures=len(procedure_rows),
                  attempted_at=now_local())
     seconds["validate"] += time.perf_counter() - started
     started = time.perf_counter()
-    with transaction(settings.warehouse_url) as conn:
+    with transaction(settings.warehouse_url, held) as conn:
         previous = next(iter(query(conn, "queries/portal_batch_previous", **key)), None)
         execute_file(conn, "loads/portal_batch_clear", **key)
         if reasons:
@@ -325,7 +335,7 @@ def _store(settings: Settings, period: Period, staged: _Staged, reasons: list[st
         else:
             batch.update(outcome="loaded", reasons=None, loaded_at=batch["attempted_at"],
                          archive_path=str(final.relative_to(settings.archive_dir)))
-            _replace_facts(conn, key, frame, procedure_rows)
+            _replace_facts(conn, key, staged.columns, procedure_rows)
         execute_file(conn, "loads/portal_batch", **batch)
     if reasons:
         # Kept for whoever checks the quarantine, beside (never over) the last loaded archive.
@@ -343,16 +353,16 @@ def _store(settings: Settings, period: Period, staged: _Staged, reasons: list[st
     return summary
 
 
-def _replace_facts(conn, key: dict, frame, procedure_rows: list[dict]) -> None:
+def _replace_facts(conn, key: dict, batch: dict[str, list], procedure_rows: list[dict]) -> None:
     if conn.dialect.name == "sqlite":
         # A page cache big enough for the unit's rows and index pages (default: 2 MB), so the
         # inserts of a large unit do not spill to the file before the commit. Per connection only.
         conn.exec_driver_sql("PRAGMA cache_size = -65536")
     execute_file(conn, "loads/portal_facts_clear", **key)
-    # Column by column to plain Python values (NaN/NA → NULL), then positional rows in one bulk
-    # statement of the engine's own: no dict per row, no per-row parameter binding by name.
-    columns = [[value] * len(frame) for value in (key["period"], key["unit_code"])]
-    columns += [_plain_values(frame[c]) for c in FACT_COLUMNS]
+    # The batch's own lists (None → NULL) as positional rows in one bulk statement of the engine's
+    # own: no pass out of pandas, no dict per row, no per-row parameter binding by name.
+    n = len(batch["MaHoSo"])
+    columns = [[value] * n for value in (key["period"], key["unit_code"])] + [batch[c] for c in FACT_COLUMNS]
     names = ("period", "unit_code", *FACT_COLUMNS.values())
     cursor = conn.connection.dbapi_connection.cursor()
     try:
@@ -378,14 +388,6 @@ def _copy_text(column: list) -> list[str]:
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _plain_values(series) -> list:
-    """A column as Python values, missing ones (NaN, NA, None) as None."""
-    if series.dtype.kind in "iub":  # numpy integers or booleans: nothing can be missing
-        return series.tolist()
-    values = series.astype(object)
-    return values.where(values.notna(), None).tolist()
 
 
 # --- figures -----------------------------------------------------------------------------------
