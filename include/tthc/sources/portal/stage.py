@@ -369,7 +369,7 @@ def _replace_facts(conn, key: dict, batch: dict[str, list], procedure_rows: list
         if conn.dialect.name == "postgresql":
             lines = map("\t".join, zip(*map(_copy_text, columns)))
             cursor.copy_expert(f"COPY fact_dossier ({', '.join(names)}) FROM STDIN",
-                               io.StringIO("".join(line + "\n" for line in lines)))
+                               io.StringIO("\n".join(lines) + "\n"))
         else:  # one executemany over the rows as they are made: sqlite3 takes any iterator
             cursor.executemany(f"INSERT INTO fact_dossier ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
                                zip(*columns))
@@ -382,7 +382,8 @@ def _replace_facts(conn, key: dict, batch: dict[str, list], procedure_rows: list
 def _copy_text(column: list) -> list[str]:
     """A column in COPY's text format: NULL as \\N, backslash, tab and line breaks in text escaped
     (csv cannot tell NULL from an empty text). Escapes are looked for once per column, in C."""
-    if any(c in "".join(v for v in column if type(v) is str) for c in "\\\t\n\r"):
+    texts = "".join([v for v in column if type(v) is str])  # a list, not a generator: one C join
+    if any(c in texts for c in "\\\t\n\r"):
         column = [v.translate(_COPY_ESCAPES) if type(v) is str else v for v in column]
     return ["\\N" if v is None else v if type(v) is str else str(v) for v in column]
 
@@ -418,6 +419,7 @@ def compute_portal_indicators(settings: Settings, period: Period) -> dict:
             execute_many(conn, "loads/portal_indicator_scope", scope)
         execute_file(conn, "loads/portal_status_rule_clear", period=period.label)
         execute_many(conn, "loads/portal_status_rule", rules)
+        execute_file(conn, "loads/portal_statistics")
         execute_file(conn, "models/portal_unit_indicator", period=period.label,
                      period_start=start.isoformat(), period_end=end.isoformat(),
                      first_day=start.date().isoformat(), last_day=settings.calendar.last_day(period).isoformat(),
