@@ -68,9 +68,14 @@ def execute_file(conn: Connection, name: str, **params) -> None:
     """Run every statement of include/sql/<name>.sql (rendered for the connection's engine) with
     bound parameters."""
     for statement in read_sql(name, conn.dialect.name):
-        stmt = text(statement)
-        wanted = {k: v for k, v in params.items() if k in stmt.compile().params}
-        conn.execute(stmt, wanted)
+        names = _parameter_names(statement)
+        conn.execute(text(statement), {k: v for k, v in params.items() if k in names})
+
+
+@lru_cache(maxsize=512)
+def _parameter_names(statement: str) -> frozenset[str]:
+    """The bind parameters a statement takes: compiling it costs ≈ 1 ms, once per unit's load otherwise."""
+    return frozenset(text(statement).compile().params)
 
 
 def execute_many(conn: Connection, name: str, rows: list[dict]) -> None:

@@ -419,7 +419,8 @@ def compute_portal_indicators(settings: Settings, period: Period) -> dict:
             execute_many(conn, "loads/portal_indicator_scope", scope)
         execute_file(conn, "loads/portal_status_rule_clear", period=period.label)
         execute_many(conn, "loads/portal_status_rule", rules)
-        execute_file(conn, "loads/portal_statistics")
+        if conn.dialect.name == "postgresql":
+            execute_file(conn, "loads/portal_statistics")
         execute_file(conn, "models/portal_unit_indicator", period=period.label,
                      period_start=start.isoformat(), period_end=end.isoformat(),
                      first_day=start.date().isoformat(), last_day=settings.calendar.last_day(period).isoformat(),
