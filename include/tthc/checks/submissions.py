@@ -115,15 +115,19 @@ def _fmt_pct(x: float) -> str:
 
 
 def _parameters(catalogue: Catalogue, period: Period, calendar: ReportingCalendar, unit_code: str | None) -> dict:
-    unit = catalogue.units.get(unit_code or "")
     return {
         "known_units": sorted(catalogue.units),
         "units_in_period": sorted(u.code for u in catalogue.units_in(period, calendar)),
         "known_indicators": sorted(catalogue.indicators),
-        # An unknown unit has no applicable indicators; its rows are reported once, under the unit.
-        "applicable_indicators": sorted(catalogue.self_reportable(unit)) if unit else sorted(catalogue.indicators),
+        "applicable_indicators": _applicable(catalogue, unit_code),
         "count_pattern": COUNT_PATTERN,  # the parser's rule, so the two can never disagree
     }
+
+
+def _applicable(catalogue: Catalogue, unit_code: str | None) -> list[str]:
+    unit = catalogue.units.get(unit_code or "")
+    # An unknown unit has no applicable indicators; its rows are reported once, under the unit.
+    return sorted(catalogue.self_reportable(unit)) if unit else sorted(catalogue.indicators)
 
 
 def validate_submission(submission: dict, rows: list[dict], catalogue: Catalogue, period: Period,
@@ -165,7 +169,7 @@ def validate_submissions(submissions: list[tuple[dict, list[dict]]], catalogue: 
             continue
         digest, unit_code = submission["file_hash"], submission["unit_code"]
         if unit_code not in applicable_to:
-            applicable_to[unit_code] = _parameters(catalogue, period, calendar, unit_code)["applicable_indicators"]
+            applicable_to[unit_code] = _applicable(catalogue, unit_code)
         known += [f"{digest}\u2192{code}" for code in catalogue.indicators]
         applicable += [f"{digest}\u2192{code}" for code in applicable_to[unit_code]]
         for rec in records:
