@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import PG_ADMIN_URL, ROOT, pg_available
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="tthc-airflow-"))
 os.environ.update({
     "AIRFLOW_HOME": str(_AIRFLOW_HOME),
@@ -22,7 +22,6 @@ os.environ.update({
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
     "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(_AIRFLOW_HOME / "logs"),
 })
-PG_ADMIN_URL = os.environ.get("TTHC_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 # Tests never read the developer's own data folder or settings.
 for _var in [v for v in os.environ if v.startswith("TTHC_")]:
     del os.environ[_var]
@@ -34,6 +33,15 @@ def airflow_db():
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
                    capture_output=True, env=os.environ.copy())
     return _AIRFLOW_HOME
+
+
+@pytest.fixture
+def small_catalogue(tmp_path):
+    """The folder of a catalogue of a few units and indicators (tests/support/catalogue.py), for tests
+    that need *a* catalogue rather than the district's."""
+    from tests.support.catalogue import SMALL_INDICATORS, SMALL_UNITS, write_catalogue
+
+    return write_catalogue(tmp_path / "small_catalogue", units=SMALL_UNITS, indicators=SMALL_INDICATORS)
 
 
 @pytest.fixture
@@ -49,23 +57,12 @@ def tthc_env(tmp_path, monkeypatch):
     return Settings.from_env()
 
 
-def _pg_available() -> bool:
-    from sqlalchemy import create_engine, text
-
-    try:
-        with create_engine(PG_ADMIN_URL).connect() as c:
-            c.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False
-
-
 @pytest.fixture
 def pg_url():
     """A new, empty PostgreSQL database on the local server, dropped afterwards."""
     from sqlalchemy import create_engine, text
 
-    if not _pg_available():
+    if not pg_available():
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (CI must not skip)")
         pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
@@ -81,3 +78,14 @@ def pg_url():
     with admin.connect() as c:
         c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """The monthly report of 2025-03 from the hand-written mart rows of tests/support/march_report.py."""
+    from tests.support.march_report import written_report
+    from tthc.warehouse import get_engine
+
+    settings, result = written_report(tmp_path_factory.mktemp("report"))
+    yield settings, result
+    get_engine(settings.warehouse_url).dispose()

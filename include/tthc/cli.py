@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -254,6 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return args.func(args, settings)
+    except BrokenPipeError:
+        # The reader left (`tthc status | head`): not an error. Point stdout at /dev/null so the
+        # interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (WarehouseError, PortalError, SettingsError, CatalogueError, StorageError, BackfillError, OSError,
             ValueError) as exc:
         # The environment, not a unit's file: one line naming the cause (with the system's errno text).

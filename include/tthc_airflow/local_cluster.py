@@ -1,6 +1,7 @@
-"""A local Airflow 3 deployment: dag-processor, scheduler, api-server (and triggerer) over one AIRFLOW_HOME.
+"""A local Airflow 3 deployment: dag-processor, scheduler, api-server (and triggerer, and Celery
+workers) over one AIRFLOW_HOME.
 
-What `make demo`, `make airflow-ui` / `make airflow-stop` and the real-scheduler tests all start:
+What `make demo`, `make airflow-ui` / `make airflow-stop` and the real-scheduler and Celery tests all start:
 
     with local_airflow(home, metadata_db_url, env={"TTHC_...": ...}) as af:
         af.api("POST", "/api/v2/backfills", json={...})
@@ -12,14 +13,20 @@ What `make demo`, `make airflow-ui` / `make airflow-stop` and the real-scheduler
   parallelism, times in Asia/Ho_Chi_Minh, every user an admin so the REST API and the UI need no
   login: the API server listens on 127.0.0.1 only; task processes forked with the heavy libraries
   already imported, see TASK_PRELOAD). An existing airflow.cfg is kept unless
-  `fresh_config`. Inherited AIRFLOW__* variables are dropped: the components read only that file,
-  plus the port given at start (so the home keeps working whatever port a run used).
+  `fresh_config`. Inherited AIRFLOW__* variables are dropped: the components read only that file
+  and `env`, plus the port given at start (so the home keeps working whatever port a run used).
+- `celery_workers=N`: the CeleryExecutor and N `airflow celery worker` processes, each with a hostname
+  of its own (`tthc-worker-1`, ...: what task instances record), as separate containers have; the
+  broker and the other Celery settings come from `env`.
 - `airflow db migrate`, then each component in its own session (`setsid`), logs in AIRFLOW_HOME;
   their process ids go to AIRFLOW_HOME/local_cluster.json for `stop`.
-- Ready when /api/v2/monitor/health reports every started component healthy; then the pool
-  `tthc_portal` exists (TTHC_PORTAL_POOL_SLOTS slots, default 4, as in docker-compose).
+- Ready when /api/v2/monitor/health reports every started component healthy and each Celery worker
+  has logged that it is ready. `ensure_pool()` makes the pool `tthc_portal` (TTHC_PORTAL_POOL_SLOTS
+  slots, default 4, as in docker-compose).
 - On exit each component's process group gets SIGTERM, then SIGKILL after a timeout; no process of
-  its session may remain (checked: task processes sit in groups of their own inside it). `log_tails()` gives the end of each component's log.
+  its session may remain (checked: task processes sit in groups of their own inside it).
+  `kill(name)` SIGKILLs one component's whole session at once, as a lost machine. `log_tails()` gives
+  the end of each component's log.
 
 No Airflow import here: the components and the `airflow` commands run in their own processes.
 """
@@ -29,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -46,12 +54,14 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCAL_TZ = "Asia/Ho_Chi_Minh"
 CORE_COMPONENTS = ("dag-processor", "scheduler", "api-server")
 ALL_COMPONENTS = (*CORE_COMPONENTS, "triggerer")
-# No new task first; the API server serves running tasks to the end.
-STOP_ORDER = ("scheduler", "triggerer", "dag-processor", "api-server")
+# No new task first; the API server serves running tasks (Celery workers' too) to the end.
+STOP_ORDER = ("scheduler", "triggerer", "worker", "dag-processor", "api-server")
 HEALTH_KEYS = {"scheduler": "scheduler", "dag-processor": "dag_processor", "triggerer": "triggerer"}
 PORTAL_POOL = "tthc_portal"
 STATE_FILE = "local_cluster.json"
 DEFAULT_PORT = 8080
+# Each Celery worker's hostname (worker_hostname, the workers' [core] hostname_callable).
+WORKER_HOSTNAME_ENV = "AIRFLOW_CLUSTER_WORKER_HOSTNAME"
 # What each task process would otherwise import again (GX alone ≈ 2 s of CPU per task): the
 # LocalExecutor's workers start from a forkserver that imported these once, and every task process
 # forked from a worker inherits them (Airflow 3.3's [core] mp_forkserver_preload).
@@ -99,7 +109,7 @@ def default_metadata_url(home: Path) -> str:
     return f"sqlite:///{Path(home).resolve() / 'airflow.db'}"
 
 
-def write_config(home: Path, metadata_db_url: str, *, parallelism: int = 4,
+def write_config(home: Path, metadata_db_url: str, *, parallelism: int = 4, executor: str = "LocalExecutor",
                  config: dict[str, dict] | None = None) -> Path:
     """airflow.cfg for a local deployment in `home` (overwritten)."""
     home = Path(home)
@@ -109,22 +119,23 @@ def write_config(home: Path, metadata_db_url: str, *, parallelism: int = 4,
             "plugins_folder": ROOT / "plugins",
             "load_examples": "False",
             "unit_test_mode": "False",
-            "executor": "LocalExecutor",
+            "executor": executor,
             "parallelism": parallelism,
             # Naive dates (e.g. `airflow backfill create --from-date 2024-12-15`) are local, as the periods.
             "default_timezone": LOCAL_TZ,
             "simple_auth_manager_all_admins": "True",
             "fernet_key": _fernet_key(),
             "dags_are_paused_at_creation": "True",
-            "mp_forkserver_preload": ",".join(TASK_PRELOAD),
         },
         "database": {"sql_alchemy_conn": metadata_db_url},
         "logging": {"base_log_folder": home / "logs", "logging_level": "INFO"},
         "api": {"host": "127.0.0.1", "port": DEFAULT_PORT, "workers": 1, "secret_key": secrets.token_hex(16)},
         "api_auth": {"jwt_secret": secrets.token_hex(32)},
         "dag_processor": {"parsing_processes": 1},
-        "scheduler": {"mp_start_method": "forkserver"},
     }
+    if executor == "LocalExecutor":  # Celery workers preload through tthc_airflow.celery_worker
+        sections["core"]["mp_forkserver_preload"] = ",".join(TASK_PRELOAD)
+        sections["scheduler"] = {"mp_start_method": "forkserver"}
     if metadata_db_url.startswith("sqlite"):
         sections["database"]["sql_alchemy_connect_args"] = f"{__name__}.SQLITE_CONNECT_ARGS"
     for section, values in (config or {}).items():
@@ -138,24 +149,40 @@ def write_config(home: Path, metadata_db_url: str, *, parallelism: int = 4,
 class AirflowCluster:
     def __init__(self, home: Path, metadata_db_url: str | None = None, *, env: dict[str, str] | None = None,
                  parallelism: int = 4, port: int | None = None, config: dict[str, dict] | None = None,
-                 components: tuple[str, ...] = CORE_COMPONENTS, fresh_config: bool = True):
+                 components: tuple[str, ...] = CORE_COMPONENTS, celery_workers: int = 0,
+                 worker_concurrency: int = 2, fresh_config: bool = True):
         self.home = Path(home).resolve()
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.components = components
+        unknown = set(components) - set(ALL_COMPONENTS)
+        if unknown:
+            raise ClusterError(f"unknown component(s) {sorted(unknown)}: of {ALL_COMPONENTS}")
+        # name → (`airflow` arguments, extra environment)
+        self.components: dict[str, tuple[list[str], dict[str, str]]] = {name: ([name], {}) for name in components}
+        if "api-server" in self.components:
+            self.components["api-server"] = (["api-server", "--port", str(self.port)], {})
+        self.worker_hostnames: dict[str, str] = {}
+        for i in range(1, celery_workers + 1):
+            name, hostname = f"worker-{i}", f"tthc-worker-{i}"
+            self.worker_hostnames[name] = hostname
+            # No log server: every worker writes to this home's log folder, which the api-server reads
+            # directly (separate hosts would serve their logs on port 8793).
+            self.components[name] = (
+                ["celery", "worker", "--celery-hostname", f"{hostname}@%h", "--concurrency", str(worker_concurrency),
+                 "--skip-serve-logs"],
+                {WORKER_HOSTNAME_ENV: hostname, "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.worker_hostname"})
         self.procs: dict[str, subprocess.Popen] = {}
         self.ready_after: float | None = None
         cfg = self.home / "airflow.cfg"
         if fresh_config or not cfg.exists():
             write_config(self.home, metadata_db_url or default_metadata_url(self.home), parallelism=parallelism,
-                         config=config)
+                         executor="CeleryExecutor" if celery_workers else "LocalExecutor", config=config)
         elif config or metadata_db_url:
             raise ClusterError(f"{cfg} exists: give fresh_config=True to replace it")
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_"))}
         self.env = {**base, **(env or {}), "AIRFLOW_HOME": str(self.home), "AIRFLOW_CONFIG": str(cfg),
                     "PYTHONUNBUFFERED": "1",
-                    # The port of this start, whatever the file says.
-                    "AIRFLOW__API__PORT": str(self.port),
+                    # The port of this start (also on the api-server's command line), whatever the file says.
                     "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/"}
 
     # --- commands -----------------------------------------------------------------------------
@@ -233,13 +260,14 @@ class AirflowCluster:
              f"(api on port {self.port})")
 
     def start_component(self, name: str, extra_env: dict[str, str] | None = None) -> None:
-        if name not in ALL_COMPONENTS:
-            raise ClusterError(f"unknown component {name!r}: one of {ALL_COMPONENTS}")
+        if name not in self.components:
+            raise ClusterError(f"unknown component {name!r}: one of {list(self.components)}")
+        args, component_env = self.components[name]
         log = open(self.home / f"{name}.log", "ab")
-        # start_new_session: setsid, so the component and every process it forks form one group.
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", "airflow", name],
-                                            env={**self.env, **(extra_env or {})}, cwd=self.home, stdout=log,
-                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        # start_new_session: setsid, so the component and every process it forks form one session.
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", "airflow", *args],
+                                            env={**self.env, **component_env, **(extra_env or {})}, cwd=self.home,
+                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                             start_new_session=True)
         log.close()
 
@@ -254,14 +282,23 @@ class AirflowCluster:
     def wait_healthy(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         wanted = ["metadatabase", *(HEALTH_KEYS[n] for n in self.procs if n in HEALTH_KEYS)]
+        workers = [n for n in self.worker_hostnames if n in self.procs]
         while True:
             self.check_alive()
             health = self.health()
-            if health and all((health.get(k) or {}).get("status") == "healthy" for k in wanted):
+            if (health and all((health.get(k) or {}).get("status") == "healthy" for k in wanted)
+                    and all(self.worker_ready(n) for n in workers)):
                 return
             if time.monotonic() > deadline:
-                raise ClusterError(f"not healthy after {timeout} s: {health}")
+                raise ClusterError(f"not healthy after {timeout} s: {health}; workers ready: "
+                                   f"{ {n: self.worker_ready(n) for n in workers} }")
             time.sleep(0.5)
+
+    def worker_ready(self, name: str) -> bool:
+        """Celery logs `celery@<hostname> ready.` once the worker consumes its queues."""
+        log = self.home / f"{name}.log"
+        pattern = rf"\b{re.escape(self.worker_hostnames[name])}@\S+ ready\."
+        return log.exists() and re.search(pattern, log.read_text(encoding="utf-8", errors="replace")) is not None
 
     def check_alive(self) -> None:
         dead = {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
@@ -270,9 +307,18 @@ class AirflowCluster:
 
     def stop(self, *, timeout: float = 30) -> dict[str, str]:
         """SIGTERM each component's process group, SIGKILL what remains after `timeout`."""
-        outcome = {name: self._stop_one(name, timeout) for name in STOP_ORDER if name in self.procs}
+        outcome = {name: self._stop_one(name, timeout) for name in stop_order(self.procs)}
         (self.home / STATE_FILE).unlink(missing_ok=True)
         return outcome
+
+    def kill(self, name: str) -> list[int]:
+        """SIGKILL one component's whole session at once (it, its pool and its task processes), as when
+        its machine or container is lost; it is neither checked nor stopped any more. Returns the pids killed."""
+        proc = self.procs.pop(name)
+        killed = kill_session(proc.pid)
+        proc.wait(timeout=10)
+        self._write_state()
+        return killed
 
     def _stop_one(self, name: str, timeout: float) -> str:
         proc = self.procs.pop(name)
@@ -289,7 +335,7 @@ class AirflowCluster:
 
     def log_tails(self, lines: int = 40) -> str:
         out = []
-        for name in ALL_COMPONENTS:
+        for name in self.components:
             path = self.home / f"{name}.log"
             if path.exists():
                 tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
@@ -320,7 +366,17 @@ def airflow_cluster(home: Path, metadata_db_url: str | None = None, *, start_tim
 local_airflow = airflow_cluster
 
 
+def worker_hostname() -> str:
+    """`[core] hostname_callable` of the Celery workers: the name the cluster gave each one."""
+    return os.environ[WORKER_HOSTNAME_ENV]
+
+
 # --- processes ----------------------------------------------------------------------------------
+
+
+def stop_order(names) -> list[str]:
+    """`names` in STOP_ORDER (Celery workers, `worker-N`, where "worker" is)."""
+    return sorted(names, key=lambda name: STOP_ORDER.index(name.split("-")[0] if name.startswith("worker-") else name))
 
 
 def stop_group(sid: int, *, timeout: float = 30, wait=None) -> str:
@@ -351,14 +407,29 @@ def _leader_gone(pid: int, timeout: float, wait) -> bool:
         except subprocess.TimeoutExpired:
             return False
     deadline = time.monotonic() + timeout
-    while _alive(pid):
+    while process_alive(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.2)
     return True
 
 
-def _alive(pid: int) -> bool:
+def kill_session(sid: int, timeout: float = 10) -> list[int]:
+    """SIGKILL every process of session `sid` at once, again for any forked meanwhile, until none is
+    left; returns the pids killed. Raises when a process survives `timeout` seconds."""
+    killed: list[int] = []
+    deadline = time.monotonic() + timeout
+    while pids := session_pids(sid):
+        if time.monotonic() > deadline:
+            raise ClusterError(f"processes of session {sid} survive SIGKILL: {group_members(sid)}")
+        for pid in pids:
+            _kill(pid)
+        killed += [pid for pid in pids if pid not in killed]
+        time.sleep(0.1)
+    return killed
+
+
+def process_alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -434,10 +505,8 @@ def stop_recorded(home: Path, timeout: float = 30) -> dict[str, str]:
         return {}
     state = json.loads(state_file.read_text(encoding="utf-8"))
     outcome = {}
-    for name in STOP_ORDER:
-        pid = state["components"].get(name)
-        if pid is None:
-            continue
+    for name in stop_order(state["components"]):
+        pid = state["components"][name]
         try:
             # Components rename themselves ("airflow api_server -- host:…"): match loosely.
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
