@@ -28,8 +28,8 @@ from .warehouse.load import load_period
 # The steps, by source and layer, for the DAG tasks and the CLI (heavy libraries load inside each step).
 __all__ = ["MonthsNotAggregated", "PortalBatchQuarantined", "aggregate_period", "aggregate_rollup",
            "compute_portal_indicators", "deadline_passed", "fetch_portal_unit", "ingest_portal_unit",
-           "ingest_portal_units", "ingest_shared_drive", "load_period", "load_portal", "months_aggregated", "periods_to_rerun", "portal_units", "reconcile", "report_period",
-           "report_rollup", "reports_changed_by", "run_pipeline", "run_portal", "run_rollup", "submission_progress",
+           "ingest_portal_units", "ingest_shared_drive", "load_period", "load_portal", "months_aggregated",
+           "periods_to_rerun", "portal_units", "reconcile", "report_period", "report_rollup", "reports_changed_by", "run_pipeline", "run_portal", "run_rollup", "submission_progress",
            "validate_period", "write_report"]
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,8 @@ def run_portal(settings: Settings, period: Period) -> dict:
     if not units:
         return {"period": period.label, "skipped": True}
     summary = _portal_summary(period, ingest_portal_units(settings, period, units))
-    return dict(summary, indicators=compute_portal_indicators(settings, period), reconciliation=reconcile(settings, period))
+    return dict(summary, indicators=compute_portal_indicators(settings, period),
+                reconciliation=reconcile(settings, period))
 
 
 def load_portal(settings: Settings, period: Period, units: list[str]) -> dict:

@@ -354,7 +354,8 @@ def test_files_checked_together_get_the_verdicts_and_reasons_of_their_own_runs(t
     verdicts = {}
     for sub, sub_rows in pairs:
         alone = validate_submission(sub, sub_rows, catalogue, MAR, tthc_env.calendar)
-        assert (together[sub["file_hash"]].accepted, together[sub["file_hash"]].reasons) == (alone.accepted, alone.reasons)
+        outcome = together[sub["file_hash"]]
+        assert (outcome.accepted, outcome.reasons) == (alone.accepted, alone.reasons)
         verdicts[sub["unit_code"]] = alone.accepted
     assert verdicts == {"X-19363": True, "VL-NV": False, "X-19366": False, "X-19369": False, "VL-TP": False,
                         "VL-VP": True}

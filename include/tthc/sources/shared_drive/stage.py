@@ -24,9 +24,9 @@ def ingest_shared_drive(settings: Settings, limits=None) -> dict:
     """Record every file on the share; archive and parse each new content version once.
 
     Each file is parsed in a child process outside any transaction (`limits`: a sandbox.ParseLimits),
-    then recorded in its own transaction (all on one connection), so one file can neither block nor stop the others. A file
-    that cannot be read is recorded in `ignored_file` with the reason; an archive that cannot be
-    written stops the run with StorageError naming the cause.
+    then recorded in its own transaction (all on one connection), so one file can neither block nor
+    stop the others. A file that cannot be read is recorded in `ignored_file` with the reason; an
+    archive that cannot be written stops the run with StorageError naming the cause.
     """
     from .parse import SubmissionParseError, too_large  # openpyxl: imported when used
     from .sandbox import ParseLimits, ParseSandbox
