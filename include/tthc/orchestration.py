@@ -29,8 +29,8 @@ from .warehouse.load import load_period
 __all__ = ["MonthsNotAggregated", "PortalBatchQuarantined", "aggregate_period", "aggregate_rollup",
            "compute_portal_indicators", "deadline_passed", "fetch_portal_unit", "ingest_portal_unit",
            "ingest_portal_units", "ingest_shared_drive", "load_period", "load_portal", "months_aggregated",
-           "periods_to_rerun", "portal_units", "reconcile", "report_period", "report_rollup", "reports_changed_by", "run_pipeline", "run_portal", "run_rollup", "submission_progress",
-           "validate_period", "write_report"]
+           "periods_to_rerun", "portal_units", "reconcile", "report_period", "report_rollup", "reports_changed_by",
+           "run_pipeline", "run_portal", "run_rollup", "submission_progress", "validate_period", "write_report"]
 
 log = logging.getLogger(__name__)
 
