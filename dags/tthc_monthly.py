@@ -42,16 +42,20 @@ chứa ngày logic (logical date) của nó; kỳ chưa kết thúc bị từ ch
    theo lịch mới báo.
 3. `ingest_shared_drive` — ghi nhận mọi tệp trong thư mục dùng chung, lưu bản sao và đọc các phiên
    bản mới. Thư mục chỉ được đọc, không bao giờ bị sửa hay xóa.
-4. `validate_submissions` — bộ kiểm tra Great Expectations `submission_rows`; tệp bị từ chối có lý
+4. `validate_submissions` — bộ kiểm tra Great Expectations `submission_rows` (mọi tệp của kỳ trong
+   một lượt); tệp bị từ chối có lý
    do bằng tiếng Việt chỉ rõ ô sai (`tthc status --period 2025-03`).
 5. `load_warehouse` — tệp hợp lệ mới nhất của mỗi đơn vị vào kho dữ liệu (một giao dịch).
 6. `portal_units` → `fetch_portal_unit` (mỗi đơn vị một task, pool `tthc_portal`) — hồ sơ của đơn
-   vị lấy từ cổng dịch vụ công của tỉnh; dữ liệu cá nhân bị bỏ ngay khi nhận; lô hồ sơ được kiểm
-   tra bằng bộ `dossier_batch` và nạp trọn vẹn hoặc không nạp. Đơn vị bị cách ly chỉ làm hỏng task
-   của chính nó. Chưa cấu hình cổng (connection `tthc_portal` hoặc `TTHC_PORTAL_URL`) thì bỏ qua.
-7. `compute_portal_indicators` → `reconcile_sources` — chỉ tiêu tính từ hồ sơ, và các số tự báo
+   vị lấy từ cổng dịch vụ công của tỉnh và lưu bản sao (chờ nạp); dữ liệu cá nhân bị bỏ ngay khi
+   nhận. Chưa cấu hình cổng (connection `tthc_portal` hoặc `TTHC_PORTAL_URL`) thì bỏ qua.
+7. `load_portal_batches` — các lô hồ sơ đã lấy của kỳ được kiểm tra cùng một lượt bằng bộ
+   `dossier_batch`, mỗi đơn vị nạp trọn vẹn hoặc không nạp. Đơn vị có hồ sơ sai bị cách ly riêng
+   (lý do nêu rõ hồ sơ sai), các đơn vị khác vẫn được nạp; khi đó task báo lỗi (không thử lại).
+   Đơn vị lấy hồ sơ không thành công giữ lô đã nạp lần trước.
+8. `compute_portal_indicators` → `reconcile_sources` — chỉ tiêu tính từ hồ sơ, và các số tự báo
    cáo lệch quá 5 điểm so với cổng.
-8. `aggregate_marts` — số liệu tổng hợp (mart) của kỳ, một giao dịch, và tính lại các tháng sau
+9. `aggregate_marts` — số liệu tổng hợp (mart) của kỳ, một giao dịch, và tính lại các tháng sau
    trong năm đã tổng hợp (lũy kế) cùng các kỳ quý, 6 tháng, năm đã tính có chứa kỳ này; báo cho
    `tthc_monthly_report` (asset `tthc_marts`) viết lại báo cáo của tất cả các kỳ đó.
 
@@ -137,13 +141,29 @@ def tthc_monthly_shared_drive():
 
     @task(pool=PORTAL_POOL, map_index_template="{{ unit_code }}")
     def fetch_portal_unit(unit_code: str) -> dict:
-        from tthc.orchestration import ingest_portal_unit
+        """Fetch and archive only: the suite's fixed cost is paid once, by load_portal_batches."""
+        from tthc.orchestration import fetch_portal_unit as fetch
 
-        return ingest_portal_unit(task_settings(), run_period(get_current_context()), unit_code)
+        return fetch(task_settings(), run_period(get_current_context()), unit_code)
 
     @task(trigger_rule="all_done")
-    def compute_portal_indicators(_fetched, _loaded: dict) -> dict:
-        """Runs whatever some units' fetches did: one quarantined unit must not hold back the rest."""
+    def load_portal_batches(units: list[str], _fetched) -> dict:
+        """Every fetched unit's batch through the suite at once, each loaded whole or quarantined alone;
+        runs whatever some fetches did. A quarantined unit fails the task once the others are loaded
+        (alerted; no retry: the same dossiers would fail again, the next fetch is the next run's)."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from tthc.orchestration import load_portal
+
+        summary = load_portal(task_settings(), run_period(get_current_context()), units)
+        if summary["quarantined"]:
+            raise AirflowFailException("; ".join(f"đơn vị {unit} bị cách ly: " + "; ".join(reasons)
+                                                 for unit, reasons in summary["quarantined"].items()))
+        return summary
+
+    @task(trigger_rule="all_done")
+    def compute_portal_indicators(_portal_loaded, _loaded: dict) -> dict:
+        """Runs whatever the portal's load did: one quarantined unit must not hold back the rest."""
         from tthc.orchestration import compute_portal_indicators as compute
 
         return compute(task_settings(), run_period(get_current_context()))
@@ -169,8 +189,9 @@ def tthc_monthly_shared_drive():
     progress = wait_for_submissions()
     alert_missing_submissions(progress)
     loaded = load_warehouse(validate_submissions(ingest_shared_drive(progress)))
-    fetched = fetch_portal_unit.expand(unit_code=portal_units())
-    aggregate_marts(reconcile_sources(compute_portal_indicators(fetched, loaded)))
+    units = portal_units()
+    portal_loaded = load_portal_batches(units, fetch_portal_unit.expand(unit_code=units))
+    aggregate_marts(reconcile_sources(compute_portal_indicators(portal_loaded, loaded)))
 
 
 tthc_monthly_shared_drive()

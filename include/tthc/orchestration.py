@@ -20,18 +20,18 @@ from .marts.rollups import MonthsNotAggregated, aggregate_rollup, months_aggrega
 from .periods import Period, PeriodError, RollupPeriod
 from .settings import Settings
 from .sources.portal.privacy import salt_from_env
-from .sources.portal.stage import (PortalBatchQuarantined, compute_portal_indicators, ingest_portal_unit,
-                                  ingest_portal_units)
+from .sources.portal.stage import (PortalBatchQuarantined, compute_portal_indicators, fetch_portal_unit,
+                                  ingest_portal_unit, ingest_portal_units, load_portal_units)
 from .sources.shared_drive.stage import ingest_shared_drive
 from .warehouse import transaction
 from .warehouse.load import load_period
 
 # The steps, by source and layer, for the DAG tasks and the CLI (heavy libraries load inside each step).
 __all__ = ["MonthsNotAggregated", "PortalBatchQuarantined", "aggregate_period", "aggregate_rollup",
-           "compute_portal_indicators", "deadline_passed", "ingest_portal_unit", "ingest_portal_units",
-           "ingest_shared_drive", "load_period", "months_aggregated", "periods_to_rerun", "portal_units", "reconcile", "report_period",
-           "report_rollup", "reports_changed_by", "run_pipeline", "run_portal", "run_rollup", "submission_progress",
-           "validate_period", "write_report"]
+           "compute_portal_indicators", "deadline_passed", "fetch_portal_unit", "ingest_portal_unit",
+           "ingest_portal_units", "ingest_shared_drive", "load_period", "load_portal", "months_aggregated",
+           "periods_to_rerun", "portal_units", "reconcile", "report_period", "report_rollup", "reports_changed_by",
+           "run_pipeline", "run_portal", "run_rollup", "submission_progress", "validate_period", "write_report"]
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +98,28 @@ def run_portal(settings: Settings, period: Period) -> dict:
     units = portal_units(settings, period)
     if not units:
         return {"period": period.label, "skipped": True}
-    outcomes = {}
-    for unit, outcome in ingest_portal_units(settings, period, units).items():
+    summary = _portal_summary(period, ingest_portal_units(settings, period, units))
+    return dict(summary, indicators=compute_portal_indicators(settings, period),
+                reconciliation=reconcile(settings, period))
+
+
+def load_portal(settings: Settings, period: Period, units: list[str]) -> dict:
+    """The units' batches fetched by fetch_portal_unit, checked together and loaded (the DAG's task
+    after the mapped fetches; `tthc run` does the same through ingest_portal_units)."""
+    return _portal_summary(period, load_portal_units(settings, period, units))
+
+
+def _portal_summary(period: Period, outcomes: dict) -> dict:
+    """Each unit's outcome, and the reasons of the quarantined ones."""
+    summary = {"period": period.label, "units": {}, "quarantined": {}}
+    for unit, outcome in outcomes.items():
         if isinstance(outcome, PortalBatchQuarantined):
             log.warning("%s", outcome)
-            outcomes[unit] = "quarantined"
+            summary["units"][unit] = "quarantined"
+            summary["quarantined"][unit] = outcome.reasons
         else:
-            outcomes[unit] = outcome["outcome"]
-    return {"period": period.label, "units": outcomes,
-            "indicators": compute_portal_indicators(settings, period), "reconciliation": reconcile(settings, period)}
+            summary["units"][unit] = outcome["outcome"]
+    return summary
 
 
 def run_pipeline(settings: Settings, period: Period) -> dict:

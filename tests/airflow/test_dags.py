@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tests.support import ROOT
+from tthc.settings import Settings
 
 pytestmark = pytest.mark.airflow
 EXPECTED = {"tthc_monthly_shared_drive", "tthc_monthly_report", "tthc_watch_shared_drive",
@@ -45,8 +46,16 @@ def test_monthly_dag_is_a_chain_of_named_steps(dagbag):
     for upstream, downstream in zip(order, order[1:]):
         assert downstream in dag.get_task(upstream).downstream_task_ids
     assert [o.name for o in dag.get_task("aggregate_marts").outlets] == ["tthc_marts"]
-    assert "compute_portal_indicators" in dag.get_task("fetch_portal_unit").downstream_task_ids
+    # The mapped fetches only fetch; one task checks the period's batches together and loads them.
+    assert dag.get_task("portal_units").downstream_task_ids == {"fetch_portal_unit", "load_portal_batches"}
+    assert dag.get_task("fetch_portal_unit").downstream_task_ids == {"load_portal_batches"}
+    assert "compute_portal_indicators" in dag.get_task("load_portal_batches").downstream_task_ids
     assert dag.get_task("fetch_portal_unit").pool == "tthc_portal"
+    assert dag.get_task("load_portal_batches").pool != "tthc_portal"  # no portal slot held while loading
+    # A fetch gives up at its own deadline, before Airflow kills it.
+    fetch_timeout = dag.get_task("fetch_portal_unit").execution_timeout.total_seconds()
+    assert fetch_timeout > Settings.from_env().portal_fetch_deadline
+    assert dag.get_task("load_portal_batches").trigger_rule == "all_done"
     assert dag.get_task("compute_portal_indicators").trigger_rule == "all_done"
     assert dag.get_task("load_warehouse").on_failure_callback  # alerts wired through default_args
     assert dag.catchup is True

@@ -308,6 +308,29 @@ def test_units_checked_together_quarantine_only_the_bad_one_with_its_own_reasons
         (HO_XA, "loaded"), (BEN_QUAN, "quarantined"), ("X-19369", "loaded")]
 
 
+def test_fetches_only_stage_and_one_load_checks_and_loads_them(settings, portal, client):
+    """The DAG's split: each mapped fetch archives its unit without loading; one load_portal checks the
+    staged batches together, quarantines the bad unit alone (its dossiers named) and loads the rest.
+    A unit whose fetch failed keeps its last loaded batch."""
+    from tthc.orchestration import fetch_portal_unit, load_portal
+
+    portal.add_dossiers(HO_XA, boundary_dossiers(HO_XA))
+    portal.add_dossiers(BEN_QUAN, [make_dossier(BEN_QUAN, "BQ-1", "20250303080000"),
+                                   make_dossier(BEN_QUAN, "BQ-2", "20250304080000", KenhThucHien=9)])
+    for unit in (HO_XA, BEN_QUAN):
+        fetched = fetch_portal_unit(settings, MARCH, unit, client)
+        assert (fetched["outcome"], fetched["records_fetched"]) == ("fetched", 6 if unit == HO_XA else 2)
+    portal_dir = settings.archive_dir / "portal" / "2025-03"
+    assert not [p for p in portal_dir.iterdir() if not p.name.startswith(".")]  # staged, hidden, not loaded
+    summary = load_portal(settings, MARCH, [HO_XA, BEN_QUAN, "X-19369"])
+    assert summary["units"] == {HO_XA: "loaded", BEN_QUAN: "quarantined", "X-19369": "not_fetched"}
+    assert summary["quarantined"] == {
+        BEN_QUAN: ['Hồ sơ BQ-2: kênh thực hiện "9" không hợp lệ (1 trực tiếp, 2 trực tuyến, 3 bưu chính)']}
+    assert rows(settings, "SELECT unit_code, COUNT(*) FROM fact_dossier GROUP BY unit_code") == [(HO_XA, 5)]
+    assert sorted(p.name for p in portal_dir.iterdir()) == [f"{HO_XA}.jsonl.gz", f"{BEN_QUAN}.quarantined.jsonl.gz"]
+    assert load_portal(settings, MARCH, [HO_XA])["units"] == {HO_XA: "not_fetched"}  # loaded once
+
+
 def test_an_unknown_unit_is_refused_before_fetching(settings, portal, client):
     with pytest.raises(ValueError, match="X-99999"):
         ingest_portal_unit(settings, MARCH, "X-99999", client)

@@ -323,3 +323,40 @@ def test_a_late_file_read_by_another_periods_run_still_reruns_its_period(march_d
               mtime="2025-03-25 08:00")
     run(march_drive, APR)
     assert orchestration.periods_to_rerun(march_drive) == ["2025-03"]
+
+
+def test_files_checked_together_get_the_verdicts_and_reasons_of_their_own_runs(tthc_env):
+    """validate_period checks a period's files in one GX run: each file's outcome is the one the suite
+    gives it alone, whatever the other files hold (a code valid for one unit, not for another)."""
+    from tthc.checks.submissions import validate_submission, validate_submissions
+    from tthc.warehouse import query, transaction
+
+    share = tthc_env.shared_drive
+    files = {
+        "X-19363": [("NQ01-3", 30, 40, "75%"), ("NQ01-6.2", 5, 6)],      # a commune's own indicator
+        "VL-NV": [("NQ01-3", 1, 2), ("NQ01-6.2", 5, 6)],                 # ... not a department's
+        "X-19366": [("NQ01-3", 10, 60), ("NQ01-3", 1, 2)],               # twice in one file
+        "X-19369": [("NQ01-3", 3, 4), ("NQ01-1", 6, 5), ("ZZ-9", 1, 1)],  # num > den, unknown code
+        "VL-TP": [("NQ01-3", "1,5", 2), ("NQ01-1", 1, 2, "80%")],        # not a count, wrong rate
+        "VL-VP": [("NQ01-3", 1, 2), ("NQ01-6.1", 1, 2)],                 # valid, beside the others
+    }
+    for unit, table in files.items():
+        write_csv(share, f"2025-03/{unit}.csv", unit, "2025-03", table, mtime=ON_TIME)
+    orchestration.ingest_shared_drive(tthc_env)
+    catalogue = load_catalogue(tthc_env)
+    with transaction(tthc_env.warehouse_url) as conn:
+        subs = query(conn, "queries/submissions_to_validate", period="2025-03", window_start="2025-01-01",
+                     window_end="2025-04-01")
+        rows = query(conn, "queries/submission_rows_of_period", period="2025-03")
+    pairs = [(s, [r for r in rows if r["file_hash"] == s["file_hash"]]) for s in subs if s["parse_outcome"] == "parsed"]
+    assert len(pairs) == len(files)  # none rejected by the parser: every rule here is the suite's
+    together, run = validate_submissions(pairs, catalogue, MAR, tthc_env.calendar)
+    verdicts = {}
+    for sub, sub_rows in pairs:
+        alone = validate_submission(sub, sub_rows, catalogue, MAR, tthc_env.calendar)
+        outcome = together[sub["file_hash"]]
+        assert (outcome.accepted, outcome.reasons) == (alone.accepted, alone.reasons)
+        verdicts[sub["unit_code"]] = alone.accepted
+    assert verdicts == {"X-19363": True, "VL-NV": False, "X-19366": False, "X-19369": False, "VL-TP": False,
+                        "VL-VP": True}
+    assert sorted(run["file_hashes"]) == sorted(s["file_hash"] for s, _ in pairs)

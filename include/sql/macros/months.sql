@@ -11,23 +11,22 @@
     arguments are SQL text: relation names and bind parameters such as ':period'. -#}
 {% macro figures_over_months(figures, first_period, last_period, key_period, per_source=false,
                              expected_only=false, stocks_of_existing_units_only=false) -%}
-SELECT f.period, f.unit_code, f.indicator_code, f.source, f.numerator, f.denominator, k.key_code,
-           CASE WHEN i.ytd_method = 'latest'
-                     AND (f.period <> l.last_period{{ ' OR k.key_expected = 0' if stocks_of_existing_units_only }})
+SELECT w.period, w.unit_code, w.indicator_code, w.source, w.numerator, w.denominator, w.key_code,
+           CASE WHEN w.ytd_method = 'latest'
+                     AND (w.period <> w.last_period{{ ' OR w.key_expected = 0' if stocks_of_existing_units_only }})
                 THEN 0 ELSE 1 END AS counts
-    FROM {{ figures }} f
-    {{ _expected('f', 'x') if expected_only }}
-    JOIN {{ ref('ref_period_unit_key') }} k ON k.period = {{ key_period }} AND k.unit_code = f.unit_code
-    JOIN ref_indicator i ON i.indicator_code = f.indicator_code
-    JOIN (
-        SELECT k2.key_code, f2.indicator_code{{ ', f2.source' if per_source }}, MAX(f2.period) AS last_period
-        FROM {{ figures }} f2
-        {{ _expected('f2', 'x2') if expected_only }}
-        JOIN {{ ref('ref_period_unit_key') }} k2 ON k2.period = {{ key_period }} AND k2.unit_code = f2.unit_code
-        WHERE f2.period >= {{ first_period }} AND f2.period <= {{ last_period }}
-        GROUP BY k2.key_code, f2.indicator_code{{ ', f2.source' if per_source }}
-    ) l ON l.key_code = k.key_code AND l.indicator_code = f.indicator_code{{ ' AND l.source = f.source' if per_source }}
-    WHERE f.period >= {{ first_period }} AND f.period <= {{ last_period }}
+    FROM (
+        {#- The latest month by a window over the rows themselves: a join back to a grouped copy
+            matched each group to its indicator's rows of every unit (quadratic in the units). -#}
+        SELECT f.period, f.unit_code, f.indicator_code, f.source, f.numerator, f.denominator, k.key_code,
+               k.key_expected, i.ytd_method,
+               MAX(f.period) OVER (PARTITION BY k.key_code, f.indicator_code{{ ', f.source' if per_source }}) AS last_period
+        FROM {{ figures }} f
+        {{ _expected('f', 'x') if expected_only }}
+        JOIN {{ ref('ref_period_unit_key') }} k ON k.period = {{ key_period }} AND k.unit_code = f.unit_code
+        JOIN ref_indicator i ON i.indicator_code = f.indicator_code
+        WHERE f.period >= {{ first_period }} AND f.period <= {{ last_period }}
+    ) w
 {%- endmacro %}
 
 {#- The figure's unit was expected to report the indicator in the figure's month. -#}

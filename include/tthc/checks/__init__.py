@@ -52,6 +52,33 @@ def run_suite(name: str, frame, parameters: dict):
     return result, ([] if result.success else _reasons(result, frame))
 
 
+def failing_groups(name: str, frame, parameters: dict, group_column: str) -> tuple[set, object]:
+    """One run of a stored suite over several groups' rows together (files, units: `group_column`
+    names each row's group; `row_key` is unique across the frame): the groups holding a row that some
+    expectation rejects, and the GX result. An expectation failing for the frame as a whole (a missing
+    column, an error, a table rule) names no rows: then every group is returned, to be checked alone.
+
+    GX spends a fixed ≈0.1–0.5 s per run (each expectation's configuration and metric graph) whatever
+    the rows, so groups checked one by one pay it once each; together, once. The caller makes each
+    row pass together exactly when it passes in its own group's run (e.g. by pairing the values of a
+    rule whose parameter depends on the group) and checks the failing groups alone, for their reasons.
+    Run on the definition's batch directly: nobody reads the verdict the context's in-memory results
+    store would keep (and grow with) for each run."""
+    definition = validation_definition(name)
+    result = definition.batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
+        definition.suite, expectation_parameters=parameters,
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_key", group_column]})
+    failing = set()
+    for r in result.results:
+        if r.success:
+            continue
+        index_list = (r.result or {}).get("unexpected_index_list")
+        if _raised(r.exception_info) or not index_list:
+            return set(frame[group_column]), result
+        failing.update(entry[group_column] for entry in index_list)
+    return failing, result
+
+
 def _reasons(result, frame) -> list[str]:
     """One Vietnamese reason per failing cell, in suite order (the first rule broken names a cell)."""
     rows_by_key = {rec["row_key"]: rec for rec in frame.to_dict("records")} if not frame.empty else {}

@@ -7,6 +7,7 @@ that name the cell or row.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from ..settings import Settings
 from ..sources.shared_drive.cells import COUNT_PATTERN, count_value, rate_deviation
 from ..storage import write_atomic
 from ..warehouse import execute_file, execute_many, now_local, transaction
-from . import run_suite
+from . import failing_groups, run_suite
 
 SUITE_NAME = "submission_rows"
 log = logging.getLogger(__name__)
@@ -41,12 +42,17 @@ def submission_frame(submission: dict, rows: list[dict], catalogue: Catalogue, p
     `submission` is a stg_submission row; `rows` its stg_submission_row rows (cells as JSON).
     Columns absent from the workbook stay absent so the suite reports them missing.
     """
-    import pandas as pd
+    found = _columns_found(submission)
+    return _frame(_records(submission, rows, catalogue, period, found), found)
 
-    found = set(json.loads(submission.get("columns_found") or "[]"))
-    rows = _drop_alias_repeats(rows, catalogue)
+
+def _columns_found(submission: dict) -> set[str]:
+    return set(json.loads(submission.get("columns_found") or "[]"))
+
+
+def _records(submission: dict, rows: list[dict], catalogue: Catalogue, period: Period, found: set[str]) -> list[dict]:
     records = []
-    for r in rows:
+    for r in _drop_alias_repeats(rows, catalogue):
         cells = json.loads(r["cells"]) if isinstance(r["cells"], str) else r["cells"]
         num, den = count_value(r["numerator_text"] or ""), count_value(r["denominator_text"] or "")
         # An unreadable stated rate never gets here: the parser rejects the file.
@@ -74,6 +80,12 @@ def submission_frame(submission: dict, rows: list[dict], catalogue: Catalogue, p
         if "denominator" in found:
             rec["denominator"] = r["denominator_text"] or ""
         records.append(rec)
+    return records
+
+
+def _frame(records: list[dict], found: set[str]):
+    import pandas as pd
+
     frame = pd.DataFrame.from_records(records)
     if frame.empty:
         frame = pd.DataFrame(columns=["row_key", "unit_code", "indicator_code", "numerator", "denominator"])
@@ -102,19 +114,26 @@ def _fmt_pct(x: float) -> str:
     return f"{x:.1f}".replace(".", ",")
 
 
-def validate_submission(submission: dict, rows: list[dict], catalogue: Catalogue, period: Period,
-                        calendar: ReportingCalendar = DEFAULT_CALENDAR) -> ValidationOutcome:
-    frame = submission_frame(submission, rows, catalogue, period)
-    unit = catalogue.units.get(submission["unit_code"] or "")
-    parameters = {
+def _parameters(catalogue: Catalogue, period: Period, calendar: ReportingCalendar, unit_code: str | None) -> dict:
+    return {
         "known_units": sorted(catalogue.units),
         "units_in_period": sorted(u.code for u in catalogue.units_in(period, calendar)),
         "known_indicators": sorted(catalogue.indicators),
-        # An unknown unit has no applicable indicators; its rows are reported once, under the unit.
-        "applicable_indicators": sorted(catalogue.self_reportable(unit)) if unit else sorted(catalogue.indicators),
+        "applicable_indicators": _applicable(catalogue, unit_code),
         "count_pattern": COUNT_PATTERN,  # the parser's rule, so the two can never disagree
     }
-    result, reasons = run_suite(SUITE_NAME, frame, parameters)
+
+
+def _applicable(catalogue: Catalogue, unit_code: str | None) -> list[str]:
+    unit = catalogue.units.get(unit_code or "")
+    # An unknown unit has no applicable indicators; its rows are reported once, under the unit.
+    return sorted(catalogue.self_reportable(unit)) if unit else sorted(catalogue.indicators)
+
+
+def validate_submission(submission: dict, rows: list[dict], catalogue: Catalogue, period: Period,
+                        calendar: ReportingCalendar = DEFAULT_CALENDAR) -> ValidationOutcome:
+    frame = submission_frame(submission, rows, catalogue, period)
+    result, reasons = run_suite(SUITE_NAME, frame, _parameters(catalogue, period, calendar, submission["unit_code"]))
     failed = sum(1 for r in result.results if not r.success)
     return ValidationOutcome(
         accepted=bool(result.success) and not reasons,
@@ -123,6 +142,58 @@ def validate_submission(submission: dict, rows: list[dict], catalogue: Catalogue
         expectations_failed=failed,
         result=result.to_json_dict(),
     )
+
+
+# The suite's per-file rules that a concatenation of files cannot check row by row.
+_TABLE_COLUMNS = {"indicator_code", "numerator", "denominator"}
+
+
+def validate_submissions(submissions: list[tuple[dict, list[dict]]], catalogue: Catalogue, period: Period,
+                         calendar: ReportingCalendar = DEFAULT_CALENDAR) -> tuple[dict[str, ValidationOutcome], dict]:
+    """validate_submission for a period's files ((stg_submission row, its rows) pairs) at the cost of
+    about one GX run: the outcome of each file by file_hash, and the GX result of the run together.
+
+    Files with all three columns and a row are checked together, each row's indicator code paired with
+    its file ("hash→code"): the in-set parameters pair it with every file (known) or with the file's
+    unit's indicators (applicable), and uniqueness holds per file, so a row passes together exactly
+    when it passes in its file's own run. A file failing together, or lacking a column or every row
+    (table rules), is checked alone by validate_submission, for its reasons naming its cells. A file
+    accepted together has, as its result, the run's (kept once for the run)."""
+    together, alone, known, applicable = [], [], [], []
+    applicable_to: dict[str, list[str]] = {}  # by unit code
+    for submission, rows in submissions:
+        found = _columns_found(submission)
+        records = _records(submission, rows, catalogue, period, found) if _TABLE_COLUMNS <= found else []
+        if not records:
+            alone.append((submission, rows))
+            continue
+        digest, unit_code = submission["file_hash"], submission["unit_code"]
+        if unit_code not in applicable_to:
+            applicable_to[unit_code] = _applicable(catalogue, unit_code)
+        known += [f"{digest}\u2192{code}" for code in catalogue.indicators]
+        applicable += [f"{digest}\u2192{code}" for code in applicable_to[unit_code]]
+        for rec in records:
+            rec["file_hash"] = digest
+            if isinstance(rec["indicator_code"], str):
+                rec["indicator_code"] = f"{digest}\u2192{rec['indicator_code']}"
+        together.append((submission, rows, records))
+    outcomes, run = {}, {}
+    if together:
+        frame = _frame([rec for *_, records in together for rec in records], _TABLE_COLUMNS)
+        frame["row_key"] = range(len(frame))
+        parameters = dict(_parameters(catalogue, period, calendar, None),
+                          known_indicators=known, applicable_indicators=applicable)
+        failing, result = failing_groups(SUITE_NAME, frame, parameters, "file_hash")
+        run = {"suite": SUITE_NAME, "period": period.label,
+               "file_hashes": [s["file_hash"] for s, *_ in together], "result": result.to_json_dict()}
+        for submission, rows, _records_ in together:
+            if submission["file_hash"] in failing:
+                alone.append((submission, rows))
+            else:
+                outcomes[submission["file_hash"]] = ValidationOutcome(True, [], len(result.results), 0, run["result"])
+    for submission, rows in alone:
+        outcomes[submission["file_hash"]] = validate_submission(submission, rows, catalogue, period, calendar)
+    return outcomes, run
 
 
 def write_result(outcome: ValidationOutcome, path: Path) -> Path:
@@ -170,12 +241,21 @@ def validate_period(settings: Settings, period: Period) -> dict:
     paths_by_hash: dict[str, list[str]] = {}
     for o in sightings:
         paths_by_hash.setdefault(o["file_hash"], []).append(o["path"])
+    parsed = [(sub, rows_by_hash.get(sub["file_hash"], [])) for sub in subs if sub["parse_outcome"] == "parsed"]
+    outcomes, run = validate_submissions(parsed, catalogue, period, calendar)
+    run_path = None
+    if run:  # the run of the files checked together, once: its name is its files' (a re-run rewrites it)
+        digest = hashlib.sha256("\n".join([period.label, *sorted(run["file_hashes"])]).encode()).hexdigest()[:32]
+        run_path = write_atomic(settings.archive_dir / "validations" / f"run-{digest}.json",
+                                json.dumps(run, ensure_ascii=False, indent=1, default=str))
     results, accepted, rejected = [], 0, 0
     for sub in subs:
         if sub["parse_outcome"] == "parsed":
-            outcome = validate_submission(sub, rows_by_hash.get(sub["file_hash"], []), catalogue, period, calendar)
-            result_path = settings.archive_dir / "validations" / f"{sub['file_hash']}.json"
-            write_result(outcome, result_path)
+            outcome = outcomes[sub["file_hash"]]
+            if outcome.result is run.get("result"):  # accepted together: the run's result
+                result_path = run_path
+            else:
+                result_path = write_result(outcome, settings.archive_dir / "validations" / f"{sub['file_hash']}.json")
             misplaced = misplaced_reasons(sub, paths_by_hash.get(sub["file_hash"], []), catalogue)
             reasons, ok = misplaced + outcome.reasons, outcome.accepted and not misplaced
             total, failed = outcome.expectations_total, outcome.expectations_failed

@@ -1,7 +1,9 @@
 """The portal source in the warehouse (spec "Source 2"): dossier facts, portal figures, reconciliation.
 
-ingest_portal_unit (one mapped task per unit) → compute_portal_indicators → reconcile, each returning
-a small JSON-serialisable summary like every step of the pipeline.
+fetch_portal_unit (one mapped task per unit: fetch, archive, stage) → load_portal_units (one task: the
+period's staged batches through the suite together, each unit loaded or quarantined alone) →
+compute_portal_indicators → reconcile, each returning a small JSON-serialisable summary like every
+step of the pipeline; ingest_portal_units is the first two in one process (`tthc run`).
 
 Facts are keyed by the *fetch* period: the portal returns a dossier to every period in which it was
 received or resolved, and each period counts only the rows of its own fetch (received ones for the
@@ -21,14 +23,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from ... import warehouse
 from ...catalogue import load_catalogue
 from ...checks.dossiers import validate_batches
 from ...periods import Period
 from ...settings import STATUS_CODES, Settings
-from ...warehouse import execute_file, execute_many, now_local, query, transaction
+from ...storage import write_atomic
+from ...warehouse import connection, execute_file, execute_many, now_local, query, transaction
 from ...warehouse.load import refresh_reference
-from .fetch import PortalClient, archive_pages, portal_from_settings
+from .fetch import PortalClient, archive_pages, portal_from_settings, read_archive
 from .privacy import APPLICANT_KEY, KEPT_FIELDS, PERSONAL_FIELDS, salt_from_env
 
 log = logging.getLogger(__name__)
@@ -69,7 +74,7 @@ def ingest_portal_unit(settings: Settings, period: Period, unit_code: str,
 
     A PortalError half-way leaves neither dossiers nor an archive. A batch failing the suite is
     recorded in portal_batch as quarantined (the facts of the last loaded batch stay) and raises
-    PortalBatchQuarantined, so this unit's task fails while the others go on.
+    PortalBatchQuarantined.
     """
     outcome = ingest_portal_units(settings, period, [unit_code], client)[unit_code]
     if isinstance(outcome, PortalBatchQuarantined):
@@ -79,65 +84,44 @@ def ingest_portal_unit(settings: Settings, period: Period, unit_code: str,
 
 def ingest_portal_units(settings: Settings, period: Period, unit_codes: Iterable[str],
                         client: PortalClient | None = None) -> dict[str, dict | PortalBatchQuarantined]:
-    """ingest_portal_unit for several units, their batches checked by the suite together (one GX run
-    per GROUP_ROWS dossiers instead of one per unit: GX's cost per run is fixed). Each unit still
-    loads whole or not at all in its own transaction, and a quarantined unit (its
-    PortalBatchQuarantined in the result) does not stop the others. A PortalError raises at once:
-    the units already loaded stay, the fetched ones not yet loaded leave no archive."""
-    catalogue = load_catalogue(settings)
+    """fetch_portal_unit for each unit, then load_portal_units: what the DAG's mapped fetches and its
+    one load task do, in one process (`tthc run`). A quarantined unit (its PortalBatchQuarantined in
+    the result) does not stop the others. A PortalError raises at once and the units fetched so far
+    are not loaded: no archive is left without its facts."""
     unit_codes = list(unit_codes)
-    for unit_code in unit_codes:
-        if unit_code not in catalogue.units:
-            raise ValueError(f"mã đơn vị {unit_code!r} không có trong danh mục đơn vị")
+    _check_units(settings, unit_codes)
     own_client = client is None
     if own_client:
         if not settings.portal_url:  # no portal: skipped without asking for the applicants' salt
             log.info("portal: not configured (TTHC_PORTAL_URL); period %s skipped", period)
-            return {u: {"period": period.label, "unit_code": u, "outcome": "skipped"} for u in unit_codes}
+            return {u: _skipped(period, u) for u in unit_codes}
         client = portal_from_settings(settings, salt=salt_from_env())
-    outcomes, group = {}, []
     try:
-        started = time.perf_counter()
-        warehouse.prepare(settings)
-        prepared = time.perf_counter() - started  # the schema check: charged to the first unit's load
+        warehouse.prepare(settings)  # the schema, before the portal is asked anything
         for unit_code in unit_codes:
-            group.append(_stage(settings, period, unit_code, client))
-            group[-1].seconds["load"] += prepared
-            prepared = 0.0
-            if sum(len(s.frame) for s in group) >= GROUP_ROWS:
-                outcomes.update(_validate_and_store(settings, period, group))
-                group = []
-        outcomes.update(_validate_and_store(settings, period, group))
-        group = []
-        return outcomes
+            fetch_portal_unit(settings, period, unit_code, client)
+        return load_portal_units(settings, period, unit_codes)
     finally:
         if own_client:
             client.close()
-        for staged in group:  # fetched but not loaded: no archive without its facts
-            staged.pending.unlink(missing_ok=True)
+        for unit_code in unit_codes:  # fetched but not loaded (an error): no archive without its facts
+            _StagedFiles.of(settings, period, unit_code).discard()
 
 
-@dataclass
-class _Staged:
-    """One unit-period fetched and archived (pending), waiting for the suite and its transaction."""
-
-    unit_code: str
-    frame: object
-    fetched: int
-    procedures: list[dict]
-    pending: Path
-    final: Path
-    # Wall seconds per stage, in the summary (bench/ reads them): fetch = the procedures and the
-    # client's pages (HTTP, JSON, sign-in), map = the profile's mapping (personal data dropped),
-    # archive = writing the pages, frame = building the batch frame, validate = the unit's share of
-    # the suite, load = its transaction.
-    seconds: dict
-
-
-def _stage(settings: Settings, period: Period, unit_code: str, client: PortalClient) -> _Staged:
-    final = settings.archive_dir / "portal" / period.label / f"{unit_code}.jsonl.gz"
-    pending = final.with_name(f".{unit_code}.pending.jsonl.gz")
-    seconds = dict.fromkeys(("fetch", "map", "archive", "frame", "validate", "load"), 0.0)
+def fetch_portal_unit(settings: Settings, period: Period, unit_code: str, client: PortalClient | None = None) -> dict:
+    """Fetch one unit-period (procedures, every page) and archive it, staged for load_portal_units:
+    the pages as the pending archive, the procedures beside it. A PortalError half-way stages nothing
+    (and discards what an earlier attempt staged)."""
+    _check_units(settings, [unit_code])
+    if client is None:
+        if not settings.portal_url:
+            log.info("portal: not configured (TTHC_PORTAL_URL); unit %s period %s skipped", unit_code, period)
+            return _skipped(period, unit_code)
+        with portal_from_settings(settings, salt=salt_from_env()) as own:
+            return fetch_portal_unit(settings, period, unit_code, own)
+    files = _StagedFiles.of(settings, period, unit_code)
+    files.discard()
+    seconds = dict.fromkeys(("fetch", "map", "archive"), 0.0)
     try:
         started = time.perf_counter()
         mapped = client.mapping_seconds
@@ -146,16 +130,105 @@ def _stage(settings: Settings, period: Period, unit_code: str, client: PortalCli
         seconds["fetch"] = time.perf_counter() - started
         pulled = {"pages": 0.0, "archived": 0.0}
         pages = _timed(client.iter_dossier_pages(unit_code, period, settings.calendar, deadline), pulled, "pages")
-        started = time.perf_counter()
-        frame, fetched = batch_frame(_timed(archive_pages(pages, pending), pulled, "archived"), unit_code)
+        fetched = sum(len(page["MaHoSo"]) for page in _timed(archive_pages(pages, files.pending), pulled, "archived"))
+        seconds["map"] = client.mapping_seconds - mapped
+        seconds["fetch"] += pulled["pages"] - seconds["map"]
+        seconds["archive"] = pulled["archived"] - pulled["pages"]
+        # Written last: a unit is staged once both are there.
+        write_atomic(files.procedures, orjson.dumps({"procedures": procedures, "records_fetched": fetched,
+                                                     "seconds": seconds}))
     except BaseException:
-        pending.unlink(missing_ok=True)  # a PortalError half-way: no archive
+        files.discard()  # a PortalError half-way: no archive
         raise
-    seconds["frame"] = time.perf_counter() - started - pulled["archived"]
-    seconds["map"] = client.mapping_seconds - mapped
-    seconds["fetch"] += pulled["pages"] - seconds["map"]
-    seconds["archive"] = pulled["archived"] - pulled["pages"]
-    return _Staged(unit_code, frame, fetched, procedures, pending, final, seconds)
+    log.info("portal: fetched unit %s period %s: %d records", unit_code, period, fetched)
+    return {"period": period.label, "unit_code": unit_code, "outcome": "fetched", "records_fetched": fetched,
+            "seconds": {k: round(v, 4) for k, v in seconds.items()}}
+
+
+def load_portal_units(settings: Settings, period: Period, unit_codes: Iterable[str]
+                      ) -> dict[str, dict | PortalBatchQuarantined]:
+    """The units' staged batches (fetch_portal_unit) through the dossier_batch suite together (one GX
+    run per GROUP_ROWS dossiers instead of one per unit: GX's cost per run is fixed), then each unit
+    loaded whole or not at all in its own transaction; a quarantined unit (its PortalBatchQuarantined
+    in the result) does not stop the others. A unit with nothing staged (its fetch failed or was
+    skipped) keeps its last loaded batch: 'not_fetched'. A load that fails leaves the units not yet
+    loaded staged, for a retry."""
+    warehouse.prepare(settings)
+    outcomes, group = {}, []
+    with connection(settings.warehouse_url) as held:
+        for unit_code in unit_codes:
+            staged = _read_staged(settings, period, unit_code)
+            if staged is None:
+                outcomes[unit_code] = {"period": period.label, "unit_code": unit_code, "outcome": "not_fetched"}
+                continue
+            group.append(staged)
+            if sum(len(s.frame) for s in group) >= GROUP_ROWS:
+                outcomes.update(_validate_and_store(settings, period, group, held))
+                group = []
+        outcomes.update(_validate_and_store(settings, period, group, held))
+    return outcomes
+
+
+def _check_units(settings: Settings, unit_codes: list[str]) -> None:
+    catalogue = load_catalogue(settings)
+    for unit_code in unit_codes:
+        if unit_code not in catalogue.units:
+            raise ValueError(f"mã đơn vị {unit_code!r} không có trong danh mục đơn vị")
+
+
+def _skipped(period: Period, unit_code: str) -> dict:
+    return {"period": period.label, "unit_code": unit_code, "outcome": "skipped"}
+
+
+@dataclass(frozen=True)
+class _StagedFiles:
+    """Where a fetched unit-period waits for its load: the pending archive and its procedures (hidden
+    names), and the archive it becomes once loaded."""
+
+    pending: Path
+    procedures: Path
+    final: Path
+
+    @classmethod
+    def of(cls, settings: Settings, period: Period, unit_code: str) -> "_StagedFiles":
+        final = settings.archive_dir / "portal" / period.label / f"{unit_code}.jsonl.gz"
+        return cls(final.with_name(f".{unit_code}.pending.jsonl.gz"), final.with_name(f".{unit_code}.pending.json"),
+                   final)
+
+    def discard(self) -> None:
+        self.procedures.unlink(missing_ok=True)
+        self.pending.unlink(missing_ok=True)
+
+
+@dataclass
+class _Staged:
+    """One unit-period staged and read back, waiting for the suite and its transaction."""
+
+    unit_code: str
+    frame: object
+    # The frame's columns as plain lists (MaHoSo deduplicated), for the load: no pass back out of pandas.
+    columns: dict[str, list]
+    fetched: int
+    procedures: list[dict]
+    files: _StagedFiles
+    # Wall seconds per stage, in the summary (bench/ reads them): fetch = the procedures and the
+    # client's pages (HTTP, JSON, sign-in), map = the profile's mapping (personal data dropped),
+    # archive = writing the pages, frame = reading them back and building the batch frame,
+    # validate = the unit's share of the suite, load = its transaction.
+    seconds: dict
+
+
+def _read_staged(settings: Settings, period: Period, unit_code: str) -> _Staged | None:
+    files = _StagedFiles.of(settings, period, unit_code)
+    try:
+        staged = orjson.loads(files.procedures.read_bytes())
+    except FileNotFoundError:
+        return None
+    started = time.perf_counter()
+    columns, fetched = batch_columns(read_archive(files.pending))
+    frame = batch_frame(columns, unit_code)
+    seconds = dict(staged["seconds"], frame=time.perf_counter() - started, validate=0.0, load=0.0)
+    return _Staged(unit_code, frame, columns, fetched, staged["procedures"], files, seconds)
 
 
 def _timed(items: Iterable, seconds: dict, key: str) -> Iterator:
@@ -172,12 +245,10 @@ def _timed(items: Iterable, seconds: dict, key: str) -> Iterator:
         yield item
 
 
-def batch_frame(pages: Iterable[dict[str, list]], unit_code: str):
-    """The unit-period as one frame, deduplicated by MaHoSo (last occurrence wins, at its place),
-    and the number of records fetched. Pages are the client's columns: each is appended to one list
-    per field at once (a field a page lacks is missing there), so pandas gets whole columns."""
-    import pandas as pd
-
+def batch_columns(pages: Iterable[dict[str, list]]) -> tuple[dict[str, list], int]:
+    """The unit-period as one list per field, deduplicated by MaHoSo (last occurrence wins, at its
+    place), and the number of records fetched. Pages are the client's columns: each is appended to
+    the lists at once (a field a page lacks is missing there)."""
     columns = {field: [] for field in PAGE_FIELDS}
     fetched = 0
     for page in pages:
@@ -194,11 +265,18 @@ def batch_frame(pages: Iterable[dict[str, list]], unit_code: str):
     if len(last) < len(keys):
         keep = sorted(last.values())
         columns = {field: [values[i] for i in keep] for field, values in columns.items()}
+    return columns, fetched
+
+
+def batch_frame(columns: dict[str, list], unit_code: str):
+    """The frame the dossier_batch suite checks: batch_columns' lists as whole pandas columns."""
+    import pandas as pd
+
     data = {field: pd.Series(values, dtype=object if not values else None) for field, values in columns.items()}
     data["row_key"] = range(len(columns["MaHoSo"]))
     frame = pd.DataFrame(data)
     frame["unit_code"] = unit_code
-    return frame, fetched
+    return frame
 
 
 def _procedure_rows(procedures: list[dict]) -> tuple[list[dict], list[str]]:
@@ -217,7 +295,7 @@ def _procedure_rows(procedures: list[dict]) -> tuple[list[dict], list[str]]:
     return list(rows.values()), reasons
 
 
-def _validate_and_store(settings: Settings, period: Period, group: list[_Staged]
+def _validate_and_store(settings: Settings, period: Period, group: list[_Staged], held
                         ) -> dict[str, dict | PortalBatchQuarantined]:
     """The group's batches through the suite at once, then each unit in its own transaction."""
     if not group:
@@ -229,26 +307,25 @@ def _validate_and_store(settings: Settings, period: Period, group: list[_Staged]
     for staged in group:
         staged.seconds["validate"] += share
         try:
-            outcomes[staged.unit_code] = _store(settings, period, staged, verdicts[staged.unit_code])
+            outcomes[staged.unit_code] = _store(settings, period, staged, verdicts[staged.unit_code], held)
         except PortalBatchQuarantined as exc:
             outcomes[staged.unit_code] = exc
-        finally:
-            staged.pending.unlink(missing_ok=True)  # the load failed: no archive without its facts
-            staged.frame = None  # loaded: its rows need not outlive the group
+        staged.frame = staged.columns = None  # loaded: its rows need not outlive the group
     return outcomes
 
 
-def _store(settings: Settings, period: Period, staged: _Staged, reasons: list[str]) -> dict:
-    unit_code, frame, final, seconds = staged.unit_code, staged.frame, staged.final, staged.seconds
+def _store(settings: Settings, period: Period, staged: _Staged, reasons: list[str], held) -> dict:
+    unit_code, final, seconds = staged.unit_code, staged.files.final, staged.seconds
+    dossiers = len(staged.columns["MaHoSo"])
     started = time.perf_counter()
     procedure_rows, procedure_reasons = _procedure_rows(staged.procedures)
     reasons = reasons + procedure_reasons
     key = {"period": period.label, "unit_code": unit_code}
-    batch = dict(key, records_fetched=staged.fetched, dossiers=len(frame), procedures=len(procedure_rows),
+    batch = dict(key, records_fetched=staged.fetched, dossiers=dossiers, procedures=len(procedure_rows),
                  attempted_at=now_local())
     seconds["validate"] += time.perf_counter() - started
     started = time.perf_counter()
-    with transaction(settings.warehouse_url) as conn:
+    with transaction(settings.warehouse_url, held) as conn:
         previous = next(iter(query(conn, "queries/portal_batch_previous", **key)), None)
         execute_file(conn, "loads/portal_batch_clear", **key)
         if reasons:
@@ -258,14 +335,16 @@ def _store(settings: Settings, period: Period, staged: _Staged, reasons: list[st
         else:
             batch.update(outcome="loaded", reasons=None, loaded_at=batch["attempted_at"],
                          archive_path=str(final.relative_to(settings.archive_dir)))
-            _replace_facts(conn, key, frame, procedure_rows)
+            _replace_facts(conn, key, staged.columns, procedure_rows)
         execute_file(conn, "loads/portal_batch", **batch)
     if reasons:
         # Kept for whoever checks the quarantine, beside (never over) the last loaded archive.
-        os.replace(staged.pending, final.with_name(f"{unit_code}.quarantined.jsonl.gz"))
+        os.replace(staged.files.pending, final.with_name(f"{unit_code}.quarantined.jsonl.gz"))
+        staged.files.procedures.unlink()
         log.warning("portal: unit %s period %s quarantined: %s", unit_code, period, "; ".join(reasons))
         raise PortalBatchQuarantined(unit_code, period, reasons)
-    os.replace(staged.pending, final)
+    os.replace(staged.files.pending, final)
+    staged.files.procedures.unlink()
     seconds["load"] += time.perf_counter() - started
     summary = {k: batch[k] for k in ("period", "unit_code", "outcome", "records_fetched", "dossiers",
                                      "procedures", "archive_path")}
@@ -274,23 +353,23 @@ def _store(settings: Settings, period: Period, staged: _Staged, reasons: list[st
     return summary
 
 
-def _replace_facts(conn, key: dict, frame, procedure_rows: list[dict]) -> None:
+def _replace_facts(conn, key: dict, batch: dict[str, list], procedure_rows: list[dict]) -> None:
     if conn.dialect.name == "sqlite":
         # A page cache big enough for the unit's rows and index pages (default: 2 MB), so the
         # inserts of a large unit do not spill to the file before the commit. Per connection only.
         conn.exec_driver_sql("PRAGMA cache_size = -65536")
     execute_file(conn, "loads/portal_facts_clear", **key)
-    # Column by column to plain Python values (NaN/NA → NULL), then positional rows in one bulk
-    # statement of the engine's own: no dict per row, no per-row parameter binding by name.
-    columns = [[value] * len(frame) for value in (key["period"], key["unit_code"])]
-    columns += [_plain_values(frame[c]) for c in FACT_COLUMNS]
+    # The batch's own lists (None → NULL) as positional rows in one bulk statement of the engine's
+    # own: no pass out of pandas, no dict per row, no per-row parameter binding by name.
+    n = len(batch["MaHoSo"])
+    columns = [[value] * n for value in (key["period"], key["unit_code"])] + [batch[c] for c in FACT_COLUMNS]
     names = ("period", "unit_code", *FACT_COLUMNS.values())
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         if conn.dialect.name == "postgresql":
             lines = map("\t".join, zip(*map(_copy_text, columns)))
             cursor.copy_expert(f"COPY fact_dossier ({', '.join(names)}) FROM STDIN",
-                               io.StringIO("".join(line + "\n" for line in lines)))
+                               io.StringIO("\n".join(lines) + "\n"))
         else:  # one executemany over the rows as they are made: sqlite3 takes any iterator
             cursor.executemany(f"INSERT INTO fact_dossier ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
                                zip(*columns))
@@ -303,20 +382,13 @@ def _replace_facts(conn, key: dict, frame, procedure_rows: list[dict]) -> None:
 def _copy_text(column: list) -> list[str]:
     """A column in COPY's text format: NULL as \\N, backslash, tab and line breaks in text escaped
     (csv cannot tell NULL from an empty text). Escapes are looked for once per column, in C."""
-    if any(c in "".join(v for v in column if type(v) is str) for c in "\\\t\n\r"):
+    texts = "".join([v for v in column if type(v) is str])  # a list, not a generator: one C join
+    if any(c in texts for c in "\\\t\n\r"):
         column = [v.translate(_COPY_ESCAPES) if type(v) is str else v for v in column]
     return ["\\N" if v is None else v if type(v) is str else str(v) for v in column]
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _plain_values(series) -> list:
-    """A column as Python values, missing ones (NaN, NA, None) as None."""
-    if series.dtype.kind in "iub":  # numpy integers or booleans: nothing can be missing
-        return series.tolist()
-    values = series.astype(object)
-    return values.where(values.notna(), None).tolist()
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -347,6 +419,8 @@ def compute_portal_indicators(settings: Settings, period: Period) -> dict:
             execute_many(conn, "loads/portal_indicator_scope", scope)
         execute_file(conn, "loads/portal_status_rule_clear", period=period.label)
         execute_many(conn, "loads/portal_status_rule", rules)
+        if conn.dialect.name == "postgresql":
+            execute_file(conn, "loads/portal_statistics")
         execute_file(conn, "models/portal_unit_indicator", period=period.label,
                      period_start=start.isoformat(), period_end=end.isoformat(),
                      first_day=start.date().isoformat(), last_day=settings.calendar.last_day(period).isoformat(),

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from ... import warehouse
 from ...settings import Settings
-from ...warehouse import execute_file, execute_many, now_local, query, transaction
+from ...warehouse import connection, execute_file, execute_many, now_local, query, transaction
 from .discover import UNREADABLE, FileChangedError, FoundFile, archive_copy, scan
 
 log = logging.getLogger(__name__)
@@ -24,9 +24,9 @@ def ingest_shared_drive(settings: Settings, limits=None) -> dict:
     """Record every file on the share; archive and parse each new content version once.
 
     Each file is parsed in a child process outside any transaction (`limits`: a sandbox.ParseLimits),
-    then recorded in its own transaction, so one file can neither block nor stop the others. A file
-    that cannot be read is recorded in `ignored_file` with the reason; an archive that cannot be
-    written stops the run with StorageError naming the cause.
+    then recorded in its own transaction (all on one connection), so one file can neither block nor
+    stop the others. A file that cannot be read is recorded in `ignored_file` with the reason; an
+    archive that cannot be written stops the run with StorageError naming the cause.
     """
     from .parse import SubmissionParseError, too_large  # openpyxl: imported when used
     from .sandbox import ParseLimits, ParseSandbox
@@ -46,12 +46,12 @@ def ingest_shared_drive(settings: Settings, limits=None) -> dict:
         known_content = {r["file_hash"] for r in query(conn, "queries/raw_file_hashes")}
         (last_scan,) = query(conn, "queries/last_complete_scan")
     reported_folders = set()
-    with ParseSandbox(limits) as sandbox:
+    with connection(url) as held, ParseSandbox(limits) as sandbox:
         for found in scan(settings.shared_drive):
             summary["seen"] += 1
             if found.skip_reason:
                 summary["ignored"] += 1
-                _record_ignored(url, ignored, found, found.skip_reason)
+                _record_ignored(url, held, ignored, found, found.skip_reason)
                 if found.path.endswith("/"):
                     reported_folders.add(found.path)
                 continue
@@ -76,7 +76,7 @@ def ingest_shared_drive(settings: Settings, limits=None) -> dict:
                     summary["unreadable"] += 1
                     reason = f"{UNREADABLE} tệp: {exc.strerror or exc.__class__.__name__}"
                     log.warning("file cannot be read: %s (%s)", found.path, reason)
-                    _record_ignored(url, ignored, found, reason)
+                    _record_ignored(url, held, ignored, found, reason)
                     continue
                 outcome = None
                 if digest not in known_content:
@@ -84,7 +84,7 @@ def ingest_shared_drive(settings: Settings, limits=None) -> dict:
                         outcome = sandbox.parse(archived)
                     except SubmissionParseError as exc:
                         outcome = exc
-            with transaction(url) as conn:
+            with transaction(url, held) as conn:
                 # Another ingest (a parallel run, the watcher) may have recorded it since `known` was read.
                 warehouse.lock_for_writing(conn)
                 if found.path in ignored:
@@ -126,11 +126,11 @@ def ingest_shared_drive(settings: Settings, limits=None) -> dict:
     return summary
 
 
-def _record_ignored(url: str, ignored: dict, found: FoundFile, reason: str) -> None:
+def _record_ignored(url: str, held, ignored: dict, found: FoundFile, reason: str) -> None:
     """Record (or re-record, when the file or the reason changed) a file that is not read."""
     if ignored.get(found.path) == (found.size, found.mtime, reason):
         return
-    with transaction(url) as conn:
+    with transaction(url, held) as conn:
         warehouse.lock_for_writing(conn)
         execute_file(conn, "loads/ignored_file", path=found.path, size=found.size, mtime=found.mtime, reason=reason)
     ignored[found.path] = (found.size, found.mtime, reason)
