@@ -119,12 +119,13 @@ def main(argv: list[str] | None = None) -> int:
               f"(AIRFLOW_HOME {airflow_home}); backfills through its REST API")
 
         window = backfill.period_window(periods[0].label, periods[-1].label, settings.calendar)
+        backfills = []  # each marked complete by the scheduler on its own timer (every 30 s): waited for at the end
         failed += _run_backfills(api, cluster, {MONTHLY_DAG: window},
-                                 lambda label: _summary(settings, Period.parse(label)))
+                                 lambda label: _summary(settings, Period.parse(label)), backfills)
         # The roll-ups once every month is aggregated (their sensors would otherwise wait an hour).
         rollups = {dag_id: backfill.period_window(whole[0], whole[-1], settings.calendar)
                    for dag_id, (first, last) in ROLLUPS.items() if (whole := _whole_rollups(first, last, periods[-1]))}
-        failed += _run_backfills(api, cluster, rollups, lambda label: _rollup_summary(settings, label))
+        failed += _run_backfills(api, cluster, rollups, lambda label: _rollup_summary(settings, label), backfills)
         for dag_id in (MONTHLY_DAG, *ROLLUPS):
             cluster.set_paused(dag_id, True)
         t = time.monotonic()
@@ -133,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         failed += [r["dag_run_id"] for r in reports if r["state"] != "success"]
         print(f"{REPORT_DAG}: {len(reports)} run(s) on the tthc_marts events, "
               f"{', '.join(r['state'] for r in reports)} ({time.monotonic() - t:.1f} s)")
+        _wait_for_completed(api, cluster, backfills)
     except (ClusterError, backfill.BackfillError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         failed.append("airflow")
@@ -166,12 +168,12 @@ def _whole_rollups(first: str, last: str, last_month) -> list[str]:
     return [r.label for r in periods_between(first, last) if r.last <= last_month]
 
 
-def _run_backfills(api, cluster, windows: dict, describe) -> list[str]:
-    """A backfill of each DAG over its window, all at once; each run printed as it ends (period,
-    note, seconds, what it found); the failed ones returned."""
+def _run_backfills(api, cluster, windows: dict, describe, backfills: list) -> list[str]:
+    """A backfill of each DAG over its window, all at once (appended to `backfills`), until all their
+    runs end; each run printed as it ends (period, note, seconds, what it found); the failed ones returned."""
     from tthc import backfill
 
-    created = {dag_id: backfill.create(api, dag_id, window, MAX_ACTIVE_RUNS) for dag_id, window in windows.items()}
+    backfills += [backfill.create(api, dag_id, window, MAX_ACTIVE_RUNS) for dag_id, window in windows.items()]
     # Unpaused only now: the API server creates a backfill's runs one by one, and a scheduler examining
     # a run meanwhile can hit its half-created task instances (SQLite: FOREIGN KEY constraint failed,
     # then ObjectDeletedError ends the scheduler). The scheduler passes over a paused DAG's runs.
@@ -193,10 +195,21 @@ def _run_backfills(api, cluster, windows: dict, describe) -> list[str]:
                           flush=True)
                     if run["state"] != "success":
                         failed.append(f"{dag_id} {label}")
-        if len(done) == sum(len(w.labels) for w in windows.values()) and all(
-                api.get(f"/api/v2/backfills/{b['id']}").get("completed_at") for b in created.values()):
+        if len(done) == sum(len(w.labels) for w in windows.values()):
             print(f"  backfill of {', '.join(windows)}: {len(done)} run(s) in {time.monotonic() - t:.0f} s", flush=True)
             return failed
+        time.sleep(1)
+
+
+def _wait_for_completed(api, cluster, backfills: list[dict], timeout: float = 120) -> None:
+    """Until the scheduler has marked every backfill complete (the UI shows them so afterwards)."""
+    from tthc_airflow.local_cluster import ClusterError
+
+    deadline = time.monotonic() + timeout
+    while not all(api.get(f"/api/v2/backfills/{b['id']}").get("completed_at") for b in backfills):
+        cluster.check_alive()
+        if time.monotonic() > deadline:
+            raise ClusterError(f"backfills not marked complete after {timeout:.0f} s: {[b['id'] for b in backfills]}")
         time.sleep(1)
 
 
