@@ -90,6 +90,8 @@ chứa ngày logic (logical date) của nó; kỳ chưa kết thúc bị từ ch
     params={"period": period_param("kỳ chứa ngày logic của lượt chạy")},
 )
 def tthc_monthly_shared_drive():
+    # Each task pushes one XCom, its summary (`multiple_outputs=False`): a `-> dict` return alone would
+    # also push each key, one execution-API request apiece (≈ 8 per fetch task).
     @task.sensor(mode="reschedule", poke_interval=timedelta(hours=1), timeout=timedelta(days=21))
     def wait_for_submissions() -> PokeReturnValue:
         from tthc.orchestration import deadline_passed, submission_progress
@@ -115,19 +117,19 @@ def tthc_monthly_shared_drive():
                                dag_id=context["dag"].dag_id, run_id=context["run_id"])
         return progress["missing"]
 
-    @task
+    @task(multiple_outputs=False)
     def ingest_shared_drive(_progress: dict) -> dict:
         from tthc.orchestration import ingest_shared_drive as ingest
 
         return ingest(task_settings())
 
-    @task
+    @task(multiple_outputs=False)
     def validate_submissions(_ingested: dict) -> dict:
         from tthc.orchestration import validate_period
 
         return validate_period(task_settings(), run_period(get_current_context()))
 
-    @task
+    @task(multiple_outputs=False)
     def load_warehouse(_validated: dict) -> dict:
         from tthc.orchestration import load_period
 
@@ -139,14 +141,14 @@ def tthc_monthly_shared_drive():
 
         return units(task_settings(), run_period(get_current_context()))
 
-    @task(pool=PORTAL_POOL, map_index_template="{{ unit_code }}")
+    @task(pool=PORTAL_POOL, map_index_template="{{ unit_code }}", multiple_outputs=False)
     def fetch_portal_unit(unit_code: str) -> dict:
         """Fetch and archive only: the suite's fixed cost is paid once, by load_portal_batches."""
         from tthc.orchestration import fetch_portal_unit as fetch
 
         return fetch(task_settings(), run_period(get_current_context()), unit_code)
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", multiple_outputs=False)
     def load_portal_batches(units: list[str], _fetched) -> dict:
         """Every fetched unit's batch through the suite at once, each loaded whole or quarantined alone;
         runs whatever some fetches did. A quarantined unit fails the task once the others are loaded
@@ -161,20 +163,20 @@ def tthc_monthly_shared_drive():
                                                  for unit, reasons in summary["quarantined"].items()))
         return summary
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", multiple_outputs=False)
     def compute_portal_indicators(_portal_loaded, _loaded: dict) -> dict:
         """Runs whatever the portal's load did: one quarantined unit must not hold back the rest."""
         from tthc.orchestration import compute_portal_indicators as compute
 
         return compute(task_settings(), run_period(get_current_context()))
 
-    @task
+    @task(multiple_outputs=False)
     def reconcile_sources(_computed: dict) -> dict:
         from tthc.orchestration import reconcile
 
         return reconcile(task_settings(), run_period(get_current_context()))
 
-    @task(outlets=[MARTS_ASSET])
+    @task(outlets=[MARTS_ASSET], multiple_outputs=False)
     def aggregate_marts(_reconciled: dict) -> dict:
         from tthc.orchestration import aggregate_period
 
