@@ -90,8 +90,9 @@ def write_catalogue(target: Path) -> Path:
 
 
 def start_portal(catalogue: Path, per_unit: int, secret: str) -> tuple[subprocess.Popen, str]:
+    # '--token=…': a secret may start with '-', which argparse would read as an option.
     cmd = [sys.executable, "-m", "tthc_testing.fake_portal", "--port", "0", "--profile", PROFILE.name,
-           "--token", secret, "--client-secret", secret, "--token-ttl", str(TOKEN_TTL),
+           f"--token={secret}", f"--client-secret={secret}", "--token-ttl", str(TOKEN_TTL),
            "--catalogue", str(catalogue), "--per-month", str(per_unit), str(per_unit),
            "--cache-rows", str(max(2 * DOSSIERS, 2_000_000))]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "include"))
