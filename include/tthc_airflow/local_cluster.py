@@ -391,13 +391,20 @@ def stop_group(sid: int, *, timeout: float = 30, wait=None) -> str:
         _signal_group(sid, signal.SIGKILL)
         _leader_gone(sid, 10, wait)
     # The leader is gone; its children (executor workers, task and parsing processes) too?
-    if not _session_gone(sid, timeout=5):
+    if not _wait_for(lambda: not _session(sid), timeout=5):
         how += " + SIGKILL to leftover processes"
-        for pid in session_pids(sid):
-            _kill(pid)
-        if not _session_gone(sid, timeout=5):
-            raise ClusterError(f"processes of session {sid} survive SIGKILL: {group_members(sid)}")
+        kill_session(sid, timeout=5)
     return how
+
+
+def _wait_for(done, timeout: float) -> bool:
+    """Poll `done()` until it holds (True) or `timeout` seconds have passed (False)."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def _leader_gone(pid: int, timeout: float, wait) -> bool:
@@ -407,12 +414,7 @@ def _leader_gone(pid: int, timeout: float, wait) -> bool:
             return True
         except subprocess.TimeoutExpired:
             return False
-    deadline = time.monotonic() + timeout
-    while process_alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
+    return _wait_for(lambda: not process_alive(pid), timeout)
 
 
 def kill_session(sid: int, timeout: float = 10) -> list[int]:
@@ -470,15 +472,6 @@ def session_pids(sid: int) -> list[int]:
 def group_members(sid: int) -> list[str]:
     """Live processes of a component's session, as 'pid state command' lines (empty once stopped)."""
     return [line for _, line in _session(sid)]
-
-
-def _session_gone(sid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while _session(sid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
 
 
 def _fernet_key() -> str:
