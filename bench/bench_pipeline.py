@@ -332,7 +332,8 @@ def run_backend(backend: str) -> None:
     order = [("fetch", "fetch: HTTP + JSON decode + sign-in in the client (not processing)"),
              ("map", "profile mapping: personal data dropped, salted HMAC key"),
              ("archive", "archive (gzip JSON lines)"),
-             ("frame", "batch frame (dedupe, dates)"), ("validate", "GX dossier_batch suite"),
+             ("read", "read back (archive -> columns, dedupe)"),
+             ("validate", "GX dossier_batch suite (frame + verdict)"),
              ("load", "load (warehouse transaction)"), ("indicators", "indicators (SQL model)")]
     for key, label in order:
         log(f"  {label:<58} {stages.get(key, 0.0):8.2f} s")

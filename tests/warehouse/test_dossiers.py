@@ -133,7 +133,7 @@ def test_boundaries_duplicates_and_two_periods_count_exactly_once(settings, port
     portal.add_dossiers(HO_XA, boundary_dossiers(HO_XA))
     summary = ingest_portal_unit(settings, MARCH, HO_XA, client)
     seconds = summary.pop("seconds")  # wall time per stage (bench/)
-    assert set(seconds) == {"fetch", "map", "archive", "frame", "validate", "load"}
+    assert set(seconds) == {"fetch", "map", "archive", "read", "validate", "load"}
     assert all(s >= 0 for s in seconds.values())
     assert summary == {"period": "2025-03", "unit_code": HO_XA, "outcome": "loaded", "records_fetched": 6,
                        "dossiers": 5, "procedures": 12, "archive_path": "portal/2025-03/X-19363.jsonl.gz"}

@@ -1,5 +1,6 @@
 """The dossier_batch suite on portal dossiers (include/expectations/dossier_batch.json): one
-unit-period's batch, or several units' batches checked together."""
+unit-period's batch, or several units' batches checked together. A batch is its columns
+({field: [value, ...]}, as the portal stage reads them back), made into the frame the suite checks here."""
 
 from __future__ import annotations
 
@@ -12,36 +13,68 @@ SUITE_NAME = "dossier_batch"
 _UNIT_COLUMN = "DonViXuLy"
 
 
-def validate_batch(frame, unit_code: str) -> list[str]:
+def batch_frame(columns: dict[str, list], unit_code: str):
+    """The frame the suite checks for one unit-period: its columns, keyed by `row_key` (the row's
+    place in the batch) and marked with the unit."""
+    n = len(columns[_UNIT_COLUMN])
+    return _frame({**columns, "row_key": range(n), "unit_code": [unit_code] * n})
+
+
+def validate_batch(columns: dict[str, list], unit_code: str) -> list[str]:
     """Vietnamese reasons the batch breaks the dossier_batch suite; empty when it passes.
 
     The suite runs first with the cheapest result format (the verdict only: about half the cost of
     listing failing rows), on the definition's batch directly: the same suite and batch, without
     storing a verdict nobody reads in the context's in-memory results store (which grows with every
     unit). Only a failing batch runs it again, through the definition, to name the failing dossiers."""
+    frame = batch_frame(columns, unit_code)
     if _verdict(frame, [unit_code]):
         return []
     result, reasons = run_suite(SUITE_NAME, frame, {"unit_codes": [unit_code]})
     return [] if result.success else reasons or ["Lô hồ sơ không đạt bộ kiểm tra dossier_batch"]
 
 
-def validate_batches(frames: dict) -> dict[str, list[str]]:
-    """validate_batch for several units' batches ({unit_code: frame}) at the cost of about one run.
+def validate_batches(batches: dict[str, dict[str, list]]) -> dict[str, list[str]]:
+    """validate_batch for several units' batches ({unit_code: columns}) at the cost of about one run.
 
     GX spends a fixed ≈0.1–0.5 s per validation (each expectation's configuration and metric graph)
-    whatever the rows, so the batches are checked together: one BOOLEAN_ONLY verdict over their
-    concatenation. The unit rule stays the suite's own: each row's DonViXuLy is paired with its
-    batch's unit ("unit→DonViXuLy") and $unit_codes holds every "u→u", so a row passes exactly when it
-    would in its own batch. A failing group is halved until the failing units stand alone; each of
-    them then gets its own reasons, naming its rows, from validate_batch."""
-    units = list(frames)
-    if not units:
-        return {}
-    if len(units) == 1 or _verdict(_paired(frames), [f"{u}\u2192{u}" for u in units]):
-        return {u: validate_batch(frames[u], u) if len(units) == 1 else [] for u in units}
+    whatever the rows, so the batches are checked together: one BOOLEAN_ONLY verdict over one frame
+    of all their rows (built once from the columns: a frame per unit and their concatenation cost
+    more than the verdict). The unit rule stays the suite's own: each row's DonViXuLy is paired with
+    its batch's unit ("unit→DonViXuLy") and $unit_codes holds every "u→u", so a row passes exactly
+    when it would in its own batch. A failing group is halved until the failing units stand alone;
+    each of them then gets its own reasons, naming its rows, from validate_batch."""
+    units = list(batches)
+    if len(units) == 1:
+        return {units[0]: validate_batch(batches[units[0]], units[0])}
+    if not units or _verdict(_together(batches), [f"{u}\u2192{u}" for u in units]):
+        return {u: [] for u in units}
     half = len(units) // 2
-    return {**validate_batches({u: frames[u] for u in units[:half]}),
-            **validate_batches({u: frames[u] for u in units[half:]})}
+    return {**validate_batches({u: batches[u] for u in units[:half]}),
+            **validate_batches({u: batches[u] for u in units[half:]})}
+
+
+def _frame(columns: dict[str, list]):
+    import pandas as pd
+
+    # An empty column is text (object), not pandas' float64 default, as in a batch with rows.
+    return pd.DataFrame({field: pd.Series(values, dtype=object if not len(values) else None)
+                         for field, values in columns.items()})
+
+
+def _together(batches: dict[str, dict[str, list]]):
+    """One frame of several batches' rows, DonViXuLy paired with the row's unit. Only text is paired:
+    a missing DonViXuLy stays missing (the not-null rule sees it) and a number stays a number (never
+    in the set of texts), as in the unit's own batch."""
+    together: dict[str, list] = {field: [] for field in next(iter(batches.values()))}
+    units = []
+    for unit, columns in batches.items():
+        for field, values in columns.items():
+            if field == _UNIT_COLUMN:
+                values = [f"{unit}\u2192{v}" if isinstance(v, str) else v for v in values]
+            together[field].extend(values)
+        units.extend([unit] * len(columns[_UNIT_COLUMN]))
+    return _frame({**together, "row_key": range(len(units)), "unit_code": units})
 
 
 def _verdict(frame, unit_codes: list[str]) -> bool:
@@ -67,14 +100,3 @@ def _unfingerprinted():
         yield
     finally:
         pandas_execution_engine.HASH_THRESHOLD = threshold
-
-
-def _paired(frames: dict):
-    import pandas as pd
-
-    combined = pd.concat(frames.values(), ignore_index=True, copy=False)
-    # Only text is paired: a missing DonViXuLy stays missing (the not-null rule sees it) and a number
-    # stays a number (never in the set of texts), as in the unit's own batch.
-    combined[_UNIT_COLUMN] = pd.Series([f"{u}\u2192{v}" if isinstance(v, str) else v for u, v in
-                                        zip(combined["unit_code"], combined[_UNIT_COLUMN])], dtype=object)
-    return combined

@@ -54,6 +54,11 @@ def get_engine(url: str) -> Engine:
         # NullPool: no connection outlives its task, so no process keeps the file busy.
         engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 120})
         _sqlite_setup(engine)
+    elif make_url(url).drivername in ("postgresql", "postgresql+psycopg2"):
+        # execute_batch for executemany of text() statements (procedures, reference rows): psycopg2's
+        # own executemany is one round trip per row.
+        engine = create_engine(url, pool_pre_ping=True, executemany_mode="values_plus_batch",
+                               executemany_batch_page_size=500)
     else:
         engine = create_engine(url, pool_pre_ping=True)
     return engine

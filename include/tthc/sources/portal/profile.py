@@ -20,12 +20,13 @@ import string
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 
 from ...calendar import DEFAULT_CALENDAR, ReportingCalendar
 from ...periods import Period
 from ...settings import INCLUDE_DIR
-from .privacy import APPLICANT_KEY, KEPT_FIELDS, applicant_key
+from .privacy import APPLICANT_KEY, KEPT_FIELDS, applicant_keys
 
 PROFILES_DIR = INCLUDE_DIR / "portal_profiles"
 DEFAULT_PROFILE = "national-sync"
@@ -147,6 +148,15 @@ class RecordMapping:
     def columns(self, records: list[dict], salt: bytes | None = None) -> dict[str, list]:
         """{field: values} for the mapped fields only (and, with a salt, the applicant's key)."""
         paths: dict[tuple, list] = {(): records}
+        top = sorted({spec.path[0] for spec in self.fields.values()})
+        if len(top) > 1:
+            # Every top-level field of every record in one C pass (itemgetter, then transposed): a
+            # third of the time of one list per field. A record lacking one: field by field below.
+            try:
+                for key, values in zip(top, zip(*map(itemgetter(*top), records))):
+                    paths[(key,)] = list(values)
+            except KeyError:
+                paths = {(): records}
 
         def column(path: tuple) -> list:
             # Paths sharing a prefix (procedure.code, procedure.sector.code) walk it once per page.
@@ -166,7 +176,7 @@ class RecordMapping:
         out = {name: spec.convert(column(spec.path)) for name, spec in self.fields.items() if name != APPLICANT_ID}
         applicant = self.fields.get(APPLICANT_ID)
         if salt and applicant is not None:
-            out[APPLICANT_KEY] = [applicant_key(v, salt) for v in column(applicant.path)]
+            out[APPLICANT_KEY] = applicant_keys(column(applicant.path), salt)
         return out
 
     def records(self, records: list[dict]) -> list[dict]:

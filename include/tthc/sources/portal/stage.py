@@ -48,12 +48,12 @@ FACT_COLUMNS = {
     "CoKetQuaDienTu": "co_ket_qua_dien_tu", "DaDongBoDVCQG": "da_dong_bo_dvcqg",
     "CoTaiSuDungDuLieu": "co_tai_su_dung_du_lieu", "DanhGia": "danh_gia", APPLICANT_KEY: "chu_ho_so_key",
 }
-# The batch frame's columns. The personal fields are there too (empty, as the client keeps only
+# A batch's columns (the suite's frame). The personal fields are there too (empty, as the client keeps only
 # KEPT_FIELDS) so that the suite, not trust, shows they are absent.
 PAGE_FIELDS = (*KEPT_FIELDS, APPLICANT_KEY, *PERSONAL_FIELDS)
 # Dossiers checked by one run of the suite. GX costs about the same per run whatever the rows, but the
-# group's frames and their concatenation are alive together: the bench's pipeline peaks at ≈ 400 MB
-# with 100,000 and ≈ 920 MB with 250,000 (bench/README.md).
+# group's columns and the suite's frame of them are alive together: the bench's pipeline peaks at
+# ≈ 400 MB with 100,000 (bench/README.md).
 GROUP_ROWS = 100_000
 
 
@@ -162,7 +162,7 @@ def load_portal_units(settings: Settings, period: Period, unit_codes: Iterable[s
                 outcomes[unit_code] = {"period": period.label, "unit_code": unit_code, "outcome": "not_fetched"}
                 continue
             group.append(staged)
-            if sum(len(s.frame) for s in group) >= GROUP_ROWS:
+            if sum(len(s.columns["MaHoSo"]) for s in group) >= GROUP_ROWS:
                 outcomes.update(_validate_and_store(settings, period, group, held))
                 group = []
         outcomes.update(_validate_and_store(settings, period, group, held))
@@ -205,16 +205,16 @@ class _Staged:
     """One unit-period staged and read back, waiting for the suite and its transaction."""
 
     unit_code: str
-    frame: object
-    # The frame's columns as plain lists (MaHoSo deduplicated), for the load: no pass back out of pandas.
+    # The batch as plain lists (MaHoSo deduplicated): the suite's frame is made from them for the
+    # group, and the load writes them as they are.
     columns: dict[str, list]
     fetched: int
     procedures: list[dict]
     files: _StagedFiles
     # Wall seconds per stage, in the summary (bench/ reads them): fetch = the procedures and the
     # client's pages (HTTP, JSON, sign-in), map = the profile's mapping (personal data dropped),
-    # archive = writing the pages, frame = reading them back and building the batch frame,
-    # validate = the unit's share of the suite, load = its transaction.
+    # archive = writing the pages, read = reading them back into columns (deduplicated),
+    # validate = the unit's share of the suite (its frame made and checked), load = its transaction.
     seconds: dict
 
 
@@ -226,9 +226,8 @@ def _read_staged(settings: Settings, period: Period, unit_code: str) -> _Staged 
         return None
     started = time.perf_counter()
     columns, fetched = batch_columns(read_archive(files.pending))
-    frame = batch_frame(columns, unit_code)
-    seconds = dict(staged["seconds"], frame=time.perf_counter() - started, validate=0.0, load=0.0)
-    return _Staged(unit_code, frame, columns, fetched, staged["procedures"], files, seconds)
+    seconds = dict(staged["seconds"], read=time.perf_counter() - started, validate=0.0, load=0.0)
+    return _Staged(unit_code, columns, fetched, staged["procedures"], files, seconds)
 
 
 def _timed(items: Iterable, seconds: dict, key: str) -> Iterator:
@@ -268,17 +267,6 @@ def batch_columns(pages: Iterable[dict[str, list]]) -> tuple[dict[str, list], in
     return columns, fetched
 
 
-def batch_frame(columns: dict[str, list], unit_code: str):
-    """The frame the dossier_batch suite checks: batch_columns' lists as whole pandas columns."""
-    import pandas as pd
-
-    data = {field: pd.Series(values, dtype=object if not values else None) for field, values in columns.items()}
-    data["row_key"] = range(len(columns["MaHoSo"]))
-    frame = pd.DataFrame(data)
-    frame["unit_code"] = unit_code
-    return frame
-
-
 def _procedure_rows(procedures: list[dict]) -> tuple[list[dict], list[str]]:
     """The catalogue's rows keyed by MaTTHC (last occurrence wins), and the reasons it is unusable."""
     rows, reasons = {}, []
@@ -301,7 +289,7 @@ def _validate_and_store(settings: Settings, period: Period, group: list[_Staged]
     if not group:
         return {}
     started = time.perf_counter()
-    verdicts = validate_batches({s.unit_code: s.frame for s in group})
+    verdicts = validate_batches({s.unit_code: s.columns for s in group})
     share = (time.perf_counter() - started) / len(group)
     outcomes = {}
     for staged in group:
@@ -310,7 +298,7 @@ def _validate_and_store(settings: Settings, period: Period, group: list[_Staged]
             outcomes[staged.unit_code] = _store(settings, period, staged, verdicts[staged.unit_code], held)
         except PortalBatchQuarantined as exc:
             outcomes[staged.unit_code] = exc
-        staged.frame = staged.columns = None  # loaded: its rows need not outlive the group
+        staged.columns = None  # loaded: its rows need not outlive the group
     return outcomes
 
 
@@ -381,10 +369,17 @@ def _replace_facts(conn, key: dict, batch: dict[str, list], procedure_rows: list
 
 def _copy_text(column: list) -> list[str]:
     """A column in COPY's text format: NULL as \\N, backslash, tab and line breaks in text escaped
-    (csv cannot tell NULL from an empty text). Escapes are looked for once per column, in C."""
-    texts = "".join([v for v in column if type(v) is str])  # a list, not a generator: one C join
-    if any(c in texts for c in "\\\t\n\r"):
-        column = [v.translate(_COPY_ESCAPES) if type(v) is str else v for v in column]
+    (csv cannot tell NULL from an empty text). Escapes are looked for once per column, in C, and a
+    column of one kind (text only, or integers only: most of them) is written without a pass per value."""
+    kinds = set(map(type, column))
+    if str in kinds:
+        texts = "".join(column if kinds == {str} else [v for v in column if type(v) is str])
+        if any(c in texts for c in "\\\t\n\r"):
+            column = [v.translate(_COPY_ESCAPES) if type(v) is str else v for v in column]
+    if kinds <= {str}:
+        return column
+    if kinds == {int}:
+        return list(map(str, column))
     return ["\\N" if v is None else v if type(v) is str else str(v) for v in column]
 
 
