@@ -1,9 +1,9 @@
 """What each Celery worker does as it starts (docker-compose.yaml: `[celery] extra_celery_config`
 {"imports": ["tthc_airflow.celery_worker"]}, imported by the worker before it forks its pool).
 
-- It loads the pipeline's heavy libraries once. Every task process is forked from a pool process,
-  so it starts with them instead of importing them itself: Great Expectations alone costs seconds of
-  CPU per validating task (each portal unit, each period's submissions).
+- It loads what every task would load for itself once (tthc_airflow.preload: the heavy libraries,
+  the holidays, the plugins). Every task process is forked from a pool process, so it starts with
+  them: Great Expectations alone costs seconds of CPU per validating task.
 - It lets tasks start processes of their own. Celery's pool (billiard) makes each pool process the
   standard library's "current process", daemonic and with a key that cannot be pickled, so a task
   that starts a process (the shared drive's parse sandbox) fails there with "daemonic processes are
@@ -16,13 +16,9 @@ Only imports and that one object: nothing here opens a connection, a file or a t
 import multiprocessing.forkserver
 import multiprocessing.process
 
-import great_expectations  # noqa: F401
-import pandas  # noqa: F401
 from celery.signals import worker_process_init
 
-import tthc.checks.dossiers  # noqa: F401
-import tthc.checks.submissions  # noqa: F401
-import tthc.orchestration  # noqa: F401
+import tthc_airflow.preload  # noqa: F401
 
 # The standard library's class of the main process, taken in the worker's main process, before
 # billiard replaces the current-process object in its pool processes.

@@ -62,15 +62,14 @@ STATE_FILE = "local_cluster.json"
 DEFAULT_PORT = 8080
 # Each Celery worker's hostname (worker_hostname, the workers' [core] hostname_callable).
 WORKER_HOSTNAME_ENV = "AIRFLOW_CLUSTER_WORKER_HOSTNAME"
-# What each task process would otherwise import again (GX alone ≈ 2 s of CPU per task): the
-# LocalExecutor's workers start from a forkserver that imported these once, and every task process
-# forked from a worker inherits them (Airflow 3.3's [core] mp_forkserver_preload). The reports by
-# their module: the tthc.reports package alone loads docx, openpyxl and matplotlib only on first use.
+# The LocalExecutor's workers start from a forkserver that loaded these once, and every task process
+# forked from a worker inherits them (Airflow 3.3's [core] mp_forkserver_preload): Airflow's own task
+# machinery, then the pipeline's (tthc_airflow.preload: the libraries, holidays, plugins).
 TASK_PRELOAD = ("airflow.executors.local_executor", "airflow.sdk.execution_time.supervisor",
                 "airflow.sdk.execution_time.task_runner", "airflow.dag_processing.dagbag",
                 "airflow.dag_processing.bundles.manager", "airflow.providers.standard.sensors.python",
                 "airflow.providers.standard.operators.trigger_dagrun", "tthc_airflow.notifiers",
-                "pandas", "sqlalchemy", "great_expectations", "tthc.orchestration", "tthc.reports.monthly")
+                "tthc_airflow.preload")
 
 
 # SQLite metadata DB: a writer waits this long for another's lock instead of Python's 5 s (the

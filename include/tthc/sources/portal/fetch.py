@@ -40,7 +40,7 @@ import orjson
 from ...calendar import DEFAULT_CALENDAR, ReportingCalendar
 from ...periods import LOCAL_TZ, Period
 from ...redaction import redact, safe_url, url_secrets
-from .auth import BearerToken, OAuth2SignIn
+from .auth import BearerToken, OAuth2SignIn, tls_context
 from .errors import (PortalAuthError, PortalDataError, PortalError, PortalUnavailableError, Transient, code,
                      shape)
 from .profile import Endpoint, Profile, dig, load_profile
@@ -110,7 +110,7 @@ class PortalClient:
         self._sleep = sleep
         self._clock = clock
         self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, auth=self.auth,
-                                  headers={"Accept": "application/json"})
+                                  headers={"Accept": "application/json"}, verify=tls_context())
 
     def __repr__(self) -> str:
         return f"PortalClient({self._shown_base!r}, profile={self.profile.name!r})"

@@ -268,7 +268,8 @@ def _load(path: Path) -> Profile:
     import yaml  # a profile is read once per process
 
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's loader where PyYAML has it: the same safe loading, ≈ 10× faster (once per task process).
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ProfileError(f"{path}: not a readable YAML or JSON file ({type(exc).__name__})") from None
     return _Reader(path).profile(doc)
