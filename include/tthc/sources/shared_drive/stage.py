@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 from dataclasses import asdict
 from datetime import datetime
 
@@ -46,8 +47,12 @@ def ingest_shared_drive(settings: Settings, limits=None) -> dict:
         known_content = {r["file_hash"] for r in query(conn, "queries/raw_file_hashes")}
         (last_scan,) = query(conn, "queries/last_complete_scan")
     reported_folders = set()
+    found_files = list(scan(settings.shared_drive))
+    # Ingests running at once (a backfill's runs, the watcher) start at different places in the share
+    # and skip content another has parsed meanwhile, instead of all parsing every new file in step.
+    start = random.randrange(len(found_files)) if found_files else 0
     with connection(url) as held, ParseSandbox(limits) as sandbox:
-        for found in scan(settings.shared_drive):
+        for found in found_files[start:] + found_files[:start]:
             summary["seen"] += 1
             if found.skip_reason:
                 summary["ignored"] += 1
@@ -79,7 +84,7 @@ def ingest_shared_drive(settings: Settings, limits=None) -> dict:
                     _record_ignored(url, held, ignored, found, reason)
                     continue
                 outcome = None
-                if digest not in known_content:
+                if digest not in known_content and not _archived_meanwhile(url, held, digest):
                     try:
                         outcome = sandbox.parse(archived)
                     except SubmissionParseError as exc:
@@ -124,6 +129,12 @@ def ingest_shared_drive(settings: Settings, limits=None) -> dict:
     summary["periods"] = sorted(periods)
     log.info("shared drive %s: %s", settings.shared_drive, summary)
     return summary
+
+
+def _archived_meanwhile(url: str, held, digest: str) -> bool:
+    """Whether another ingest has recorded this content since this one started (then it is not parsed again)."""
+    with transaction(url, held) as conn:
+        return bool(query(conn, "queries/raw_file_known", h=digest))
 
 
 def _record_ignored(url: str, held, ignored: dict, found: FoundFile, reason: str) -> None:
