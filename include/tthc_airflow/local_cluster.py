@@ -68,8 +68,7 @@ WORKER_HOSTNAME_ENV = "AIRFLOW_CLUSTER_WORKER_HOSTNAME"
 TASK_PRELOAD = ("airflow.executors.local_executor", "airflow.sdk.execution_time.supervisor",
                 "airflow.sdk.execution_time.task_runner", "airflow.dag_processing.dagbag",
                 "airflow.dag_processing.bundles.manager", "airflow.providers.standard.sensors.python",
-                "airflow.providers.standard.operators.trigger_dagrun", "tthc_airflow.notifiers",
-                "tthc_airflow.preload")
+                "airflow.providers.standard.operators.trigger_dagrun", "tthc_airflow.preload")
 
 
 # SQLite metadata DB: a writer waits this long for another's lock instead of Python's 5 s (the

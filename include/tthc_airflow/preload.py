@@ -8,7 +8,8 @@ processes are forked from: the LocalExecutor's forkserver (local_cluster writes 
 - Vietnam's public holidays: `holidays` imports a country's module on first use (≈ 0.1 s for
   every task that computes a deadline).
 - The TLS context of the portal client (its CA bundle read once; ≈ 60 ms per fetch task otherwise).
-- Airflow's plugins: each task process loads the plugins folder for its listener manager.
+- Airflow's plugins: each task process loads the plugins folder for its listener manager; the
+  pipeline's alert notifiers, which every DAG file's default arguments name.
 
 Only imports and in-memory caches: nothing here opens a connection or a file, or starts a thread,
 that a fork would share. A cache that cannot be warmed here is left to each task, which then
@@ -25,6 +26,7 @@ import tthc.checks.dossiers  # noqa: F401
 import tthc.checks.submissions  # noqa: F401
 import tthc.orchestration  # noqa: F401
 import tthc.reports.monthly  # noqa: F401
+import tthc_airflow.notifiers  # noqa: F401
 from tthc.sources.portal.auth import tls_context
 
 tls_context()

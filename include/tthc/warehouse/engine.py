@@ -43,7 +43,7 @@ def _sqlite_setup(engine: Engine) -> None:
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
     try:
-        make_url(url)
+        parsed = make_url(url)
     except (ArgumentError, ValueError):  # SQLAlchemy's message would quote the part after a raw '@'
         raise WarehouseError(f"warehouse {safe_url(url)}: not a valid SQLAlchemy URL (in a password, write "
                              "'@' as %40, ':' as %3A and '/' as %2F)") from None
@@ -54,7 +54,7 @@ def get_engine(url: str) -> Engine:
         # NullPool: no connection outlives its task, so no process keeps the file busy.
         engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 120})
         _sqlite_setup(engine)
-    elif make_url(url).drivername in ("postgresql", "postgresql+psycopg2"):
+    elif parsed.drivername in ("postgresql", "postgresql+psycopg2"):
         # execute_batch for executemany of text() statements (procedures, reference rows): psycopg2's
         # own executemany is one round trip per row.
         engine = create_engine(url, pool_pre_ping=True, executemany_mode="values_plus_batch",
