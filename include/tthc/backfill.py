@@ -177,7 +177,17 @@ def plan(api: AirflowApi, dag_id: str, window: Window, max_active_runs: int = 3)
 def create(api: AirflowApi, dag_id: str, window: Window, max_active_runs: int = 3) -> dict:
     """The backfill (Airflow's object: id, dag_id, from_date, to_date, ...)."""
     plan(api, dag_id, window, max_active_runs)
-    return api.post("/api/v2/backfills", backfill_body(dag_id, window, max_active_runs))
+    try:
+        return api.post("/api/v2/backfills", backfill_body(dag_id, window, max_active_runs))
+    except BackfillError:
+        # A 503 (the SQLite metadata DB busy) can come after the backfill was made: the retry then
+        # meets "409 already a running backfill". A running backfill of this very window is the one asked for.
+        running = [b for b in api.get("/api/v2/backfills", dag_id=dag_id)["backfills"]
+                   if not b.get("completed_at") and _instant(b["from_date"]) == window.from_date
+                   and _instant(b["to_date"]) == window.to_date]
+        if not running:
+            raise
+        return running[0]
 
 
 def is_paused(api: AirflowApi, dag_id: str) -> bool:
