@@ -25,6 +25,7 @@ import pandas  # noqa: F401
 import tthc.checks.dossiers  # noqa: F401
 import tthc.checks.submissions  # noqa: F401
 import tthc.orchestration  # noqa: F401
+import tthc.sources.shared_drive.sandbox  # noqa: F401 (the workbook parser: openpyxl)
 import tthc.reports.monthly  # noqa: F401
 import tthc_airflow.notifiers  # noqa: F401
 from tthc.sources.portal.auth import tls_context
