@@ -627,3 +627,17 @@ def test_fake_dossiers_are_deterministic_and_plausible():
     assert {r["DanhGia"] for r in year} == {None, "RAT_HAI_LONG", "HAI_LONG", "KHONG_HAI_LONG"}
     assert all(len(r["SoGiayToChuHoSo"]) == 12 and r["SoGiayToChuHoSo"].isdigit()
                and len(r["SoDienThoai"]) == 10 for r in year)
+
+
+@pytest.mark.parametrize("column, text", [
+    (["G-1", "a\tb\nc\rd\\N", ""], ["G-1", "a\\tb\\nc\\rd\\\\N", ""]),  # text: escaped, empty kept
+    ([0, 1, None, 999, -1], ["0", "1", "\\N", "999", "-1"]),  # flags and NULL through the table
+    ([1, None, 5000], ["1", "\\N", "5000"]),  # an integer beyond the table
+    (["x\\y", None, 3], ["x\\\\y", "\\N", "3"]),  # mixed: text escaped, NULL and numbers written
+    ([None, None], ["\\N", "\\N"]),
+    ([], []),
+])
+def test_copy_text_escapes_text_and_writes_null_apart_from_empty(column, text):
+    from tthc.sources.portal.stage import _copy_text
+
+    assert _copy_text(column) == text

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import NoneType
 
 import orjson
 
@@ -369,20 +370,32 @@ def _replace_facts(conn, key: dict, batch: dict[str, list], procedure_rows: list
 
 def _copy_text(column: list) -> list[str]:
     """A column in COPY's text format: NULL as \\N, backslash, tab and line breaks in text escaped
-    (csv cannot tell NULL from an empty text). Escapes are looked for once per column, in C, and a
-    column of one kind (text only, or integers only: most of them) is written without a pass per value."""
+    (csv cannot tell NULL from an empty text). Escapes are looked for once per column, in C. A column
+    of text only (most of them) is told by joining it, and one of small integers and NULLs (the
+    flags) is written through a table: neither makes a pass per value in Python."""
+    try:
+        texts = "".join(column)
+    except TypeError:  # numbers or NULLs among the values
+        pass
+    else:
+        return [v.translate(_COPY_ESCAPES) for v in column] if _needs_escapes(texts) else column
     kinds = set(map(type, column))
-    if str in kinds:
-        texts = "".join(column if kinds == {str} else [v for v in column if type(v) is str])
-        if any(c in texts for c in "\\\t\n\r"):
-            column = [v.translate(_COPY_ESCAPES) if type(v) is str else v for v in column]
-    if kinds <= {str}:
-        return column
-    if kinds == {int}:
-        return list(map(str, column))
+    if kinds <= {int, NoneType}:
+        text = list(map(_SMALL_INT_TEXT.get, column))
+        if None not in text:  # else an integer beyond the table
+            return text
+    if str in kinds and _needs_escapes("".join([v for v in column if type(v) is str])):
+        column = [v.translate(_COPY_ESCAPES) if type(v) is str else v for v in column]
     return ["\\N" if v is None else v if type(v) is str else str(v) for v in column]
 
 
+def _needs_escapes(texts: str) -> bool:
+    return any(c in texts for c in "\\\t\n\r")
+
+
+# The COPY text of small integers and of NULL, for columns of int and None only: a bool (True == 1)
+# would come out "1" where str() gives "True".
+_SMALL_INT_TEXT = {**{i: str(i) for i in range(-1, 1000)}, None: "\\N"}
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
