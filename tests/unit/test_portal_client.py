@@ -17,7 +17,10 @@ import traceback
 from collections import Counter
 from datetime import date, datetime
 
+import hypothesis
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tthc.calendar import DEFAULT_CALENDAR, ReportingCalendar
 from tthc.periods import LOCAL_TZ, Period
@@ -38,6 +41,7 @@ from tthc.sources.portal import (
     read_archive,
 )
 from tthc.settings import Settings
+from tthc.sources.portal import profile as profile_module
 from tthc_testing.fake_portal import LOOKBACK_DAYS, PROFILES, FakePortal, make_dossier, vnpt_record
 
 MARCH = Period(2025, 3)  # Decree 09: 15/02/2025 00:00 to 14/03/2025 23:59:59
@@ -524,6 +528,31 @@ def test_iso8601_dates_become_local_time_or_stay_as_sent(column, expected):
     field = load_profile("vnpt-igate").dossiers.mapping.fields["received_at"]
     assert field.convert(column) == expected
 
+
+
+@pytest.mark.parametrize("column, expected", [
+    (["20250314235959", None, "20240229000000"], ["2025-03-14T23:59:59+07:00", None, "2024-02-29T00:00:00+07:00"]),
+    ([None, None], [None, None]),
+    ([], []),
+    # One value the column path cannot take sends the whole column value by value, each kept as sent.
+    (["20250314235959", "20250229000000"], ["2025-03-14T23:59:59+07:00", "20250229000000"]),  # not a leap year
+    (["20251301000000", "20250314240000", "20250314235960", "00000101000000"],
+     ["20251301000000", "20250314240000", "20250314235960", "00000101000000"]),
+    (["20250314235959", " 20250314235959 ", "", 20250314235959],
+     ["2025-03-14T23:59:59+07:00", "2025-03-14T23:59:59+07:00", None, "2025-03-14T23:59:59+07:00"]),
+    (["２０２５０３１４２３５９５９", "2025031423595x", "202503142359"],  # full-width digits are not ASCII
+     ["２０２５０３１４２３５９５９", "2025031423595x", "202503142359"]),
+])
+def test_compact_dates_become_local_time_or_stay_as_sent(column, expected):
+    field = load_profile("national-sync").dossiers.mapping.fields["received_at"]
+    assert field.convert(column) == expected
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.from_regex(r"\A[0-9]{14}\Z"), st.datetimes().map(
+    lambda moment: moment.strftime("%Y%m%d%H%M%S")).filter(lambda text: len(text) == 14), st.text(max_size=16))))
+def test_the_compact_date_column_path_equals_the_value_by_value_one(column):
+    assert profile_module._compact_column(column) == [profile_module._compact_local(v) for v in column]
 
 def test_the_fake_vendor_shape_hides_the_national_names():
     shaped = vnpt_record(make_dossier("U", "A", "20250301090000", ChuHoSo=CANARY_NAME))

@@ -23,6 +23,8 @@ from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
 
+import numpy as np
+
 from ...calendar import DEFAULT_CALENDAR, ReportingCalendar
 from ...periods import Period
 from ...settings import INCLUDE_DIR
@@ -92,8 +94,6 @@ def _iso8601_column(values: list) -> list:
     """_iso8601 over a column. A vendor sends one offset (UTC, say) for every date: then, once each
     value is checked to be a valid ISO date-time (fromisoformat, in C), numpy shifts and formats the
     whole column at once, about twice as fast as value by value. Anything else: value by value."""
-    import numpy as np
-
     offsets = set()
     try:
         for v in values:
@@ -112,8 +112,51 @@ def _iso8601_column(values: list) -> list:
     return [_iso8601(v) for v in values]
 
 
+_COMPACT_ISO = np.frombuffer(b"0000-00-00T00:00:00" + LOCAL_OFFSET.encode(), np.uint8)
+_COMPACT_DIGITS_AT = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]  # yyyyMMddHHmmss's places in it
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
 def _compact_column(values: list) -> list:
-    return [_compact_local(v) for v in values]
+    """_compact_local over a column: a column of 14-digit texts (and None) that are all valid dates
+    is checked and rewritten by numpy at once, about 2.5 times as fast; anything else value by value."""
+    try:
+        return _compact_column_at_once(values)
+    except (TypeError, ValueError):  # not all text, not all 14 ASCII digits, or a date that does not exist
+        return [_compact_local(v) for v in values]
+
+
+def _compact_column_at_once(values: list) -> list:
+    texts = [v for v in values if v is not None]
+    joined = "".join(texts)  # TypeError: a value that is not text
+    if set(map(len, texts)) - {14}:
+        raise ValueError("not all 14 characters")
+    raw = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(len(texts), 14)  # UnicodeEncodeError
+    digits = raw.astype(np.int32) - ord("0")
+    if ((digits < 0) | (digits > 9)).any():
+        raise ValueError("not all digits")
+
+    def number(first: int, end: int):
+        return digits[:, first:end] @ (10 ** np.arange(end - first - 1, -1, -1, dtype=np.int32))
+
+    year, month, day = number(0, 4), number(4, 6), number(6, 8)
+    if not ((year >= 1) & (month >= 1) & (month <= 12)).all():
+        raise ValueError("no such month")
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    # The same range checks as datetime.fromisoformat (no leap second, no 24:00).
+    if not ((day >= 1) & (day <= _DAYS_IN_MONTH[month] + ((month == 2) & leap))
+            & (number(8, 10) < 24) & (number(10, 12) < 60) & (number(12, 14) < 60)).all():
+        raise ValueError("no such day or time")
+    size = len(_COMPACT_ISO)
+    iso = np.empty((len(texts), size), np.uint8)
+    iso[:] = _COMPACT_ISO
+    iso[:, _COMPACT_DIGITS_AT] = raw
+    text = iso.tobytes().decode("ascii")
+    out = [text[i:i + size] for i in range(0, len(text), size)]
+    if len(out) == len(values):
+        return out
+    rewritten = iter(out)
+    return [None if v is None else next(rewritten) for v in values]
 
 
 DATE_FORMATS = {"yyyyMMddHHmmss": _compact_column, "iso8601": _iso8601_column}
