@@ -174,20 +174,40 @@ def plan(api: AirflowApi, dag_id: str, window: Window, max_active_runs: int = 3)
     return [d.isoformat() for d in dates]
 
 
-def create(api: AirflowApi, dag_id: str, window: Window, max_active_runs: int = 3) -> dict:
+def create(api: AirflowApi, dag_id: str, window: Window, max_active_runs: int = 3,
+           settle_timeout: float = 45) -> dict:
     """The backfill (Airflow's object: id, dag_id, from_date, to_date, ...)."""
     plan(api, dag_id, window, max_active_runs)
     try:
         return api.post("/api/v2/backfills", backfill_body(dag_id, window, max_active_runs))
     except BackfillError:
+        running = _running_backfills(api, dag_id)
         # A 503 (the SQLite metadata DB busy) can come after the backfill was made: the retry then
         # meets "409 already a running backfill". A running backfill of this very window is the one asked for.
-        running = [b for b in api.get("/api/v2/backfills", dag_id=dag_id)["backfills"]
-                   if not b.get("completed_at") and _instant(b["from_date"]) == window.from_date
-                   and _instant(b["to_date"]) == window.to_date]
-        if not running:
+        same = [b for b in running if _instant(b["from_date"]) == window.from_date
+                and _instant(b["to_date"]) == window.to_date]
+        if same:
+            return same[0]
+        # Airflow marks a backfill complete on a timer (every 30 s), not when its last run ends: until
+        # then a new backfill of the DAG is refused. One whose runs have all ended is waited for.
+        if not running or not all(_runs_ended(api, b) for b in running):
             raise
-        return running[0]
+        deadline = time.monotonic() + settle_timeout
+        while _running_backfills(api, dag_id):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+        return api.post("/api/v2/backfills", backfill_body(dag_id, window, max_active_runs))
+
+
+def _running_backfills(api: AirflowApi, dag_id: str) -> list[dict]:
+    return [b for b in api.get("/api/v2/backfills", dag_id=dag_id)["backfills"] if not b.get("completed_at")]
+
+
+def _runs_ended(api: AirflowApi, backfill: dict) -> bool:
+    runs = api.get(f"/api/v2/dags/{backfill['dag_id']}/dagRuns", logical_date_gte=backfill["from_date"],
+                   logical_date_lte=backfill["to_date"], limit=1000)["dag_runs"]
+    return bool(runs) and all(r["state"] in ("success", "failed") for r in runs)
 
 
 def is_paused(api: AirflowApi, dag_id: str) -> bool:

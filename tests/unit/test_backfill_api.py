@@ -27,6 +27,8 @@ def _api(running_window) -> tuple[backfill.AirflowApi, list[str]]:
         path = request.url.path
         if path == f"/api/v2/dags/{DAG}":
             return httpx.Response(200, json={"dag_id": DAG, "is_paused": False})
+        if path == f"/api/v2/dags/{DAG}/dagRuns":  # the running backfill's runs
+            return httpx.Response(200, json={"dag_runs": [{"state": "success"}, {"state": "running"}]})
         if path == "/api/v2/backfills/dry_run":
             return httpx.Response(200, json={"backfills": [{"logical_date": _iso(s)} for s in WINDOW.starts]})
         if path == "/api/v2/backfills" and request.method == "POST":
@@ -57,3 +59,55 @@ def test_a_running_backfill_of_another_window_is_an_error(monkeypatch):
     api, _ = _api((WINDOW.starts[1], WINDOW.to_date))
     with pytest.raises(backfill.BackfillError, match="409 There is already a running backfill"):
         backfill.create(api, DAG, WINDOW)
+
+
+def _api_after_a_backfill(run_states: list[str], marked_after: int | None):
+    """An API where a backfill of 2025-01 (id 6) is not marked complete yet, its runs in `run_states`;
+    Airflow marks it complete at the `marked_after`-th listing (never: None), and only then takes a new one."""
+    calls = []
+    earlier = backfill.period_window("2025-01", "2025-01", ReportingCalendar())
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(f"{request.method} {request.url.path}")
+        path = request.url.path
+        listings = calls.count("GET /api/v2/backfills")
+        marked = marked_after is not None and listings >= marked_after
+        if path == f"/api/v2/dags/{DAG}":
+            return httpx.Response(200, json={"dag_id": DAG, "is_paused": False})
+        if path == "/api/v2/backfills/dry_run":
+            return httpx.Response(200, json={"backfills": [{"logical_date": _iso(s)} for s in WINDOW.starts]})
+        if path == "/api/v2/backfills" and request.method == "POST":
+            if not marked:
+                return httpx.Response(409, json={"detail": f"There is already a running backfill for dag {DAG}"})
+            return httpx.Response(200, json={"id": 8, "dag_id": DAG})
+        if path == "/api/v2/backfills":
+            return httpx.Response(200, json={"backfills": [{
+                "id": 6, "dag_id": DAG, "from_date": _iso(earlier.from_date), "to_date": _iso(earlier.to_date),
+                "completed_at": "2026-11-29T23:00:00Z" if marked else None}]})
+        if path == f"/api/v2/dags/{DAG}/dagRuns":
+            assert request.url.params["logical_date_gte"] == _iso(earlier.from_date)
+            return httpx.Response(200, json={"dag_runs": [{"state": s} for s in run_states]})
+        return httpx.Response(404, json={"detail": path})
+
+    api = backfill.AirflowApi("http://airflow.test")
+    api.client = httpx.Client(base_url="http://airflow.test", transport=httpx.MockTransport(handler))
+    return api, calls
+
+
+def test_a_backfill_whose_runs_ended_is_waited_for_until_airflow_marks_it_complete(monkeypatch):
+    monkeypatch.setattr(backfill.time, "sleep", lambda _s: None)
+    api, calls = _api_after_a_backfill(["success", "failed"], marked_after=3)
+    assert backfill.create(api, DAG, WINDOW)["id"] == 8
+    assert calls.count("POST /api/v2/backfills") == 2 and calls.count("GET /api/v2/backfills") == 3
+
+
+@pytest.mark.parametrize("run_states, marked_after", [(["success", "running"], 2), ([], 2), (["success"], None)],
+                         ids=["a-run-still-running", "no-runs-yet", "never-marked"])
+def test_a_backfill_still_running_is_an_error(monkeypatch, run_states, marked_after):
+    clock = iter(range(0, 10_000, 10))
+    monkeypatch.setattr(backfill.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(backfill.time, "monotonic", lambda: next(clock))
+    api, calls = _api_after_a_backfill(run_states, marked_after)
+    with pytest.raises(backfill.BackfillError, match="409 There is already a running backfill"):
+        backfill.create(api, DAG, WINDOW, settle_timeout=45)
+    assert calls.count("POST /api/v2/backfills") == 1
