@@ -5,14 +5,14 @@ Airflow (scheduler, dag-processor, api-server; LocalExecutor) over $AIRFLOW_HOME
 
 1. Airflow's own backfill (the REST API, as `tthc backfill` does) of `tthc_monthly_shared_drive`
    for 2025-01..12, four periods at a time; then the quarterly, half-year and annual roll-ups.
-   Runs carry their period: the data interval, and a run note in Vietnamese words.
-   The scheduler's own scheduling is held off meanwhile (`[scheduler] use_job_schedule = False`):
-   with the monthly DAG unpaused it would otherwise catch up on every closed period up to today
-   beside the backfill, and the sample drive stops at 2025-12.
-2. The monthly and roll-up DAGs are paused again; the scheduler restarts with its scheduling on, and
-   the report DAG runs on the `tthc_marts` asset events the monthly runs left (one run for every
-   period they aggregated, as after any backfill).
-3. Every component is stopped.
+   Runs carry their period: the data interval, and a run note in Vietnamese words. Meanwhile the
+   report DAG runs on the `tthc_marts` asset events the monthly runs leave, as in production.
+   The deployment goes live with the current period (`TTHC_SCHEDULE_FROM`, for this run only): the
+   unpaused DAGs' own schedule starts there, so the scheduler runs the backfills and nothing else
+   (the sample drive stops at 2025-12).
+2. Once every run has ended, the monthly and roll-up DAGs are paused again and every component is
+   stopped. Airflow marks a backfill complete on its own 30 s timer: the next start of the scheduler
+   (`make airflow-ui`) does it, and `tthc backfill` waits for it if asked meanwhile.
 
 Afterwards `make airflow-ui` shows these runs (real start and end times, task logs), `tthc status
 --period 2025-03` reads the same warehouse (the default data folder, $TTHC_DATA_DIR or ./data), and
@@ -34,7 +34,7 @@ import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     from tthc import backfill
     from tthc.periods import Period
     from tthc.settings import Settings
-    from tthc_airflow.local_cluster import PIPELINE_PRELOAD, TASK_PRELOAD, AirflowCluster, ClusterError
+    from tthc_airflow.local_cluster import AirflowCluster, ClusterError
     from tthc_testing.fake_portal import FakePortal
 
     # The provincial portal's stand-in: realistic dossiers for every unit, with personal data that
@@ -92,11 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fake provincial portal: {portal.url}")
     settings = Settings.from_env()
     periods = Period.range(Period.parse(PERIODS[0]), Period.parse(args.to))
-    # For this run only (not in airflow.cfg, which `make airflow-ui` reuses): no scheduling of its own,
-    # and the DAG files, which do not change meanwhile, parsed once (not again every 30 s).
+    # For this run only (not in airflow.cfg, which `make airflow-ui` reuses): no scheduled period
+    # before the current one, and the DAG files, which do not change meanwhile, parsed once (not again every 30 s).
+    live = settings.calendar.containing(datetime.now(timezone.utc))
     env = {"TTHC_DATA_DIR": str(data_dir), **portal_env, **_airflow_secrets(settings, portal),
-           "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-           "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600"}
+           "TTHC_SCHEDULE_FROM": live.label, "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600"}
     if os.environ.get("TTHC_PERIOD_SCHEME"):
         env["TTHC_PERIOD_SCHEME"] = os.environ["TTHC_PERIOD_SCHEME"]
     cluster = AirflowCluster(airflow_home, env=env, parallelism=PARALLELISM)
@@ -133,27 +133,19 @@ def main(argv: list[str] | None = None) -> int:
               f"(AIRFLOW_HOME {airflow_home}); backfills through its REST API")
 
         window = backfill.period_window(periods[0].label, periods[-1].label, settings.calendar)
-        backfills = []  # each marked complete by the scheduler on its own timer (every 30 s): waited for at the end
         failed += _run_backfills(api, cluster, {MONTHLY_DAG: window},
-                                 lambda label: _summary(settings, Period.parse(label)), backfills)
+                                 lambda label: _summary(settings, Period.parse(label)))
         # The roll-ups once every month is aggregated (their sensors would otherwise wait an hour).
         rollups = {dag_id: backfill.period_window(whole[0], whole[-1], settings.calendar)
                    for dag_id, (first, last) in ROLLUPS.items() if (whole := _whole_rollups(first, last, periods[-1]))}
-        failed += _run_backfills(api, cluster, rollups, lambda label: _rollup_summary(settings, label), backfills)
+        failed += _run_backfills(api, cluster, rollups, lambda label: _rollup_summary(settings, label))
         for dag_id in (MONTHLY_DAG, *ROLLUPS):
             cluster.set_paused(dag_id, True)
         t = time.monotonic()
-        # What ends the demo is the scheduler marking the backfills complete, which it does every 30 s
-        # from its start, not the report run (≈ 20 s): so the scheduler starts without the pipeline's
-        # preload (≈ 5 s of its start), and the report tasks load what they use themselves.
-        preload = ",".join(m for m in TASK_PRELOAD if m != PIPELINE_PRELOAD)
-        cluster.restart_component("scheduler", {"AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True",
-                                                "AIRFLOW__CORE__MP_FORKSERVER_PRELOAD": preload})
         reports = _wait_for_report_runs(api, cluster)
         failed += [r["dag_run_id"] for r in reports if r["state"] != "success"]
-        print(f"{REPORT_DAG}: {len(reports)} run(s) on the tthc_marts events, "
-              f"{', '.join(r['state'] for r in reports)} ({time.monotonic() - t:.1f} s)")
-        _wait_for_completed(api, cluster, backfills)
+        print(f"{REPORT_DAG}: {len(reports)} run(s) on the tthc_marts events, {', '.join(r['state'] for r in reports)} "
+              f"(the last ended {time.monotonic() - t:.1f} s after the roll-ups)")
     except (ClusterError, backfill.BackfillError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         failed.append("airflow")
@@ -204,12 +196,13 @@ def _whole_rollups(first: str, last: str, last_month) -> list[str]:
     return [r.label for r in periods_between(first, last) if r.last <= last_month]
 
 
-def _run_backfills(api, cluster, windows: dict, describe, backfills: list) -> list[str]:
-    """A backfill of each DAG over its window, all at once (appended to `backfills`), until all their
-    runs end; each run printed as it ends (period, note, seconds, what it found); the failed ones returned."""
+def _run_backfills(api, cluster, windows: dict, describe) -> list[str]:
+    """A backfill of each DAG over its window, all at once, until all their runs end; each run printed
+    as it ends (period, note, seconds, what it found); the failed ones returned."""
     from tthc import backfill
 
-    backfills += [backfill.create(api, dag_id, window, MAX_ACTIVE_RUNS) for dag_id, window in windows.items()]
+    for dag_id, window in windows.items():
+        backfill.create(api, dag_id, window, MAX_ACTIVE_RUNS)
     # Unpaused only now: the API server creates a backfill's runs one by one, and a scheduler examining
     # a run meanwhile can hit its half-created task instances (SQLite: FOREIGN KEY constraint failed,
     # then ObjectDeletedError ends the scheduler). The scheduler passes over a paused DAG's runs.
@@ -234,18 +227,6 @@ def _run_backfills(api, cluster, windows: dict, describe, backfills: list) -> li
         if len(done) == sum(len(w.labels) for w in windows.values()):
             print(f"  backfill of {', '.join(windows)}: {len(done)} run(s) in {time.monotonic() - t:.0f} s", flush=True)
             return failed
-        time.sleep(1)
-
-
-def _wait_for_completed(api, cluster, backfills: list[dict], timeout: float = 120) -> None:
-    """Until the scheduler has marked every backfill complete (the UI shows them so afterwards)."""
-    from tthc_airflow.local_cluster import ClusterError
-
-    deadline = time.monotonic() + timeout
-    while not all(api.get(f"/api/v2/backfills/{b['id']}").get("completed_at") for b in backfills):
-        cluster.check_alive()
-        if time.monotonic() > deadline:
-            raise ClusterError(f"backfills not marked complete after {timeout:.0f} s: {[b['id'] for b in backfills]}")
         time.sleep(1)
 
 

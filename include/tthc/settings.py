@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .calendar import ReportingCalendar
+from .periods import Period, PeriodError
 from .redaction import safe_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +58,9 @@ class Settings:
     period_scheme: str = "decree09"
     # Working days after the period's last day on which submissions are still on time.
     deadline_workdays: int = 3
+    # The first period the scheduler runs by itself: unpausing a DAG catches up from here (or from
+    # after its last run); earlier periods are run by backfill. The plan's first month by default.
+    schedule_from: str = "2025-01"
     timezone: str = "Asia/Ho_Chi_Minh"
 
     @classmethod
@@ -90,6 +94,7 @@ class Settings:
             withdrawn_statuses=_statuses("TTHC_WITHDRAWN_STATUSES", get("TTHC_WITHDRAWN_STATUSES")),
             period_scheme=get("TTHC_PERIOD_SCHEME") or "decree09",
             deadline_workdays=_whole_number("TTHC_DEADLINE_WORKDAYS", get("TTHC_DEADLINE_WORKDAYS") or "3"),
+            schedule_from=get("TTHC_SCHEDULE_FROM") or "2025-01",
         )
         known = {f.name for f in fields(cls)}
         values.update({k: v for k, v in overrides.items() if k in known and v not in (None, "")})
@@ -101,6 +106,7 @@ class Settings:
         """Fail now, naming the setting, rather than at the first period (CalendarError): the scheme,
         the working days, the zone and the office's day-off files; the portal's deadline and rules."""
         _ = self.calendar  # building it is the check
+        _ = self.first_scheduled_period
         if not 0 < self.portal_fetch_deadline < float("inf"):
             raise SettingsError(f"TTHC_PORTAL_FETCH_DEADLINE={self.portal_fetch_deadline!r}: expected a positive "
                                 f"number of seconds")
@@ -120,6 +126,13 @@ class Settings:
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
+
+    @property
+    def first_scheduled_period(self) -> Period:
+        try:
+            return Period.parse(self.schedule_from)
+        except PeriodError:
+            raise SettingsError(f"TTHC_SCHEDULE_FROM={self.schedule_from!r}: expected a month, YYYY-MM") from None
 
     @cached_property
     def calendar(self) -> ReportingCalendar:

@@ -121,12 +121,13 @@ def reporting_calendar():
 
 
 def first_run_start(calendar):
-    """Where catch-up starts: the start of the plan's first month, 2025-01 (15/12/2024 under Decree 09)."""
+    """Where the scheduler's own runs (catch-up included) start: the start of TTHC_SCHEDULE_FROM's month,
+    by default the plan's first, 2025-01 (15/12/2024 under Decree 09). Backfills reach earlier periods."""
     import pendulum
 
-    from tthc.periods import Period
+    from tthc.settings import Settings
 
-    return pendulum.instance(calendar.bounds(Period(2025, 1))[0])
+    return pendulum.instance(calendar.bounds(Settings.from_env().first_scheduled_period)[0])
 
 
 def period_param(when_empty: str):

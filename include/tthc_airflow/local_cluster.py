@@ -65,7 +65,6 @@ WORKER_HOSTNAME_ENV = "AIRFLOW_CLUSTER_WORKER_HOSTNAME"
 # The LocalExecutor's workers start from a forkserver that loaded these once, and every task process
 # forked from a worker inherits them (Airflow 3.3's [core] mp_forkserver_preload): Airflow's own task
 # machinery, then the pipeline's (tthc_airflow.preload: the libraries, holidays, plugins).
-PIPELINE_PRELOAD = "tthc_airflow.preload"
 TASK_PRELOAD = ("airflow.executors.local_executor", "airflow.sdk.execution_time.supervisor",
                 "airflow.sdk.execution_time.task_runner", "airflow.dag_processing.dagbag",
                 "airflow.dag_processing.bundles.manager", "airflow.providers.standard.sensors.python",
@@ -73,7 +72,7 @@ TASK_PRELOAD = ("airflow.executors.local_executor", "airflow.sdk.execution_time.
                 # what each task's parse of its DAG file imports (`from airflow.sdk import dag, task`),
                 # and the templates' jinja2 extensions
                 "airflow.sdk.definitions.decorators", "airflow.providers.standard.decorators.sensor", "jinja2.ext",
-                PIPELINE_PRELOAD)
+                "tthc_airflow.preload")
 
 
 # SQLite metadata DB: a writer waits this long for another's lock instead of Python's 5 s (the

@@ -135,6 +135,39 @@ def test_rollup_dags_wait_for_the_months_then_aggregate_and_report(dagbag, dag_i
     assert info.data_interval.start.isoformat() == "2024-12-14T17:00:00+00:00"
 
 
+
+def test_the_scheduler_runs_periods_from_tthc_schedule_from(airflow_db):
+    """TTHC_SCHEDULE_FROM moves where every scheduled DAG starts (and so where unpausing catches up
+    from): the first run of each is its first period from that month; a backfill still reaches before it."""
+    code = (
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        "from airflow.timetables.base import TimeRestriction\n"
+        "bag = DagBag(dag_folder=%r)\n"
+        "assert not bag.import_errors, bag.import_errors\n"
+        "for dag_id in ('tthc_monthly_shared_drive', 'tthc_quarterly_report', 'tthc_annual_report'):\n"
+        "    dag = bag.dags[dag_id]\n"
+        "    info = dag.timetable.next_dagrun_info(last_automated_data_interval=None,\n"
+        "                                          restriction=TimeRestriction(dag.start_date, None, True))\n"
+        "    print('FIRST=%%s %%s' %% (dag_id, dag.timetable.label_for_interval(*info.data_interval)))\n"
+        "from airflow.serialization.serialized_objects import DagSerialization\n"
+        "dag = DagSerialization.from_dict(DagSerialization.to_dict(bag.dags['tthc_monthly_shared_drive']))\n"
+        "early = [dag.timetable.label_for_interval(*i.data_interval) for i in dag.iter_dagrun_infos_between(\n"
+        "    dag.start_date.subtract(months=2), dag.start_date.subtract(days=1))]\n"
+        "print('BACKFILL=' + ','.join(early))\n"
+    ) % str(ROOT / "dags")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "TTHC_SCHEDULE_FROM": "2026-02"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert [line for line in out.stdout.splitlines() if line.startswith(("FIRST=", "BACKFILL="))] == [
+        "FIRST=tthc_monthly_shared_drive 2026-02",
+        "FIRST=tthc_quarterly_report 2026-Q2",  # the first whole quarter from 15/01/2026
+        "FIRST=tthc_annual_report 2027",
+        "BACKFILL=2025-12,2026-01",
+    ]
+    bad = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "TTHC_SCHEDULE_FROM": "2026-2"})
+    assert bad.returncode != 0 and "TTHC_SCHEDULE_FROM=" in bad.stderr and "expected a month, YYYY-MM" in bad.stderr
+
 def test_the_scheme_is_one_deployment_setting_for_timetables_and_tasks(airflow_db):
     """TTHC_PERIOD_SCHEME, read from the environment, cuts every DAG's periods and is what the tasks'
     calendar uses; no Airflow variable can make the tasks read another scheme than the timetable's."""
