@@ -17,6 +17,12 @@ def _iso(moment) -> str:
     return moment.isoformat()
 
 
+def _client(handler) -> backfill.AirflowApi:
+    api = backfill.AirflowApi("http://airflow.test")
+    api.client = httpx.Client(base_url="http://airflow.test", transport=httpx.MockTransport(handler))
+    return api
+
+
 def _api(running_window) -> tuple[backfill.AirflowApi, list[str]]:
     """An API whose POST /backfills answers 503 after making the backfill (so the retry meets 409),
     with `running_window` (from, to) as the running backfill it lists."""
@@ -42,9 +48,7 @@ def _api(running_window) -> tuple[backfill.AirflowApi, list[str]]:
                                                             "to_date": _iso(last), "completed_at": None}]})
         return httpx.Response(404, json={"detail": path})
 
-    api = backfill.AirflowApi("http://airflow.test")
-    api.client = httpx.Client(base_url="http://airflow.test", transport=httpx.MockTransport(handler))
-    return api, calls
+    return _client(handler), calls
 
 
 def test_a_backfill_made_before_a_503_is_the_one_returned(monkeypatch):
@@ -89,9 +93,7 @@ def _api_after_a_backfill(run_states: list[str], marked_after: int | None):
             return httpx.Response(200, json={"dag_runs": [{"state": s} for s in run_states]})
         return httpx.Response(404, json={"detail": path})
 
-    api = backfill.AirflowApi("http://airflow.test")
-    api.client = httpx.Client(base_url="http://airflow.test", transport=httpx.MockTransport(handler))
-    return api, calls
+    return _client(handler), calls
 
 
 def test_a_backfill_whose_runs_ended_is_waited_for_until_airflow_marks_it_complete(monkeypatch):
