@@ -175,8 +175,9 @@ def plan(api: AirflowApi, dag_id: str, window: Window, max_active_runs: int = 3)
 
 
 def create(api: AirflowApi, dag_id: str, window: Window, max_active_runs: int = 3,
-           settle_timeout: float = 45) -> dict:
-    """The backfill (Airflow's object: id, dag_id, from_date, to_date, ...)."""
+           settle_timeout: float = 45, waiting=None) -> dict:
+    """The backfill (Airflow's object: id, dag_id, from_date, to_date, ...). `waiting(backfills)` is
+    told when an earlier backfill whose runs have ended is waited for (Airflow's completion mark)."""
     plan(api, dag_id, window, max_active_runs)
     try:
         return api.post("/api/v2/backfills", backfill_body(dag_id, window, max_active_runs))
@@ -192,6 +193,8 @@ def create(api: AirflowApi, dag_id: str, window: Window, max_active_runs: int = 
         # then a new backfill of the DAG is refused. One whose runs have all ended is waited for.
         if not running or not all(_runs_ended(api, b) for b in running):
             raise
+        if waiting:
+            waiting(running)
         deadline = time.monotonic() + settle_timeout
         while _running_backfills(api, dag_id):
             if time.monotonic() > deadline:

@@ -196,7 +196,9 @@ def cmd_backfill(args, settings: Settings) -> int:
                   f"the scheduler catch up on later periods: see README, Operate)", file=sys.stderr)
             if args.wait:
                 return 2
-        created = backfill.create(api, dag_id, window, args.max_active_runs)
+        created = backfill.create(api, dag_id, window, args.max_active_runs, waiting=lambda earlier: print(
+            f"tthc: waiting for Airflow to mark backfill {', '.join(str(b['id']) for b in earlier)} of {dag_id} "
+            f"complete: its runs have ended, and the scheduler marks it within 30 s", file=sys.stderr))
         print(f"backfill {created['id']} of {dag_id}: {', '.join(window.labels)} "
               f"({len(window.labels)} run(s), at most {args.max_active_runs} at a time)")
         if not args.wait:

@@ -99,7 +99,9 @@ def _api_after_a_backfill(run_states: list[str], marked_after: int | None):
 def test_a_backfill_whose_runs_ended_is_waited_for_until_airflow_marks_it_complete(monkeypatch):
     monkeypatch.setattr(backfill.time, "sleep", lambda _s: None)
     api, calls = _api_after_a_backfill(["success", "failed"], marked_after=3)
-    assert backfill.create(api, DAG, WINDOW)["id"] == 8
+    told = []
+    assert backfill.create(api, DAG, WINDOW, waiting=told.append)["id"] == 8
+    assert [[b["id"] for b in earlier] for earlier in told] == [[6]]
     assert calls.count("POST /api/v2/backfills") == 2 and calls.count("GET /api/v2/backfills") == 3
 
 
