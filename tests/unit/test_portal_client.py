@@ -531,7 +531,8 @@ def test_iso8601_dates_become_local_time_or_stay_as_sent(column, expected):
 
 
 @pytest.mark.parametrize("column, expected", [
-    (["20250314235959", None, "20240229000000"], ["2025-03-14T23:59:59+07:00", None, "2024-02-29T00:00:00+07:00"]),
+    (["20250314235959", None, "20240229000000", ""],
+     ["2025-03-14T23:59:59+07:00", None, "2024-02-29T00:00:00+07:00", None]),
     ([None, None], [None, None]),
     ([], []),
     # One value the column path cannot take sends the whole column value by value, each kept as sent.
@@ -549,7 +550,7 @@ def test_compact_dates_become_local_time_or_stay_as_sent(column, expected):
 
 
 @hypothesis.settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.from_regex(r"\A[0-9]{14}\Z"), st.datetimes().map(
+@given(st.lists(st.one_of(st.none(), st.just(""), st.from_regex(r"\A[0-9]{14}\Z"), st.datetimes().map(
     lambda moment: moment.strftime("%Y%m%d%H%M%S")).filter(lambda text: len(text) == 14), st.text(max_size=16))))
 def test_the_compact_date_column_path_equals_the_value_by_value_one(column):
     assert profile_module._compact_column(column) == [profile_module._compact_local(v) for v in column]

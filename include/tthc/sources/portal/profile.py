@@ -118,7 +118,7 @@ _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
 def _compact_column(values: list) -> list:
-    """_compact_local over a column: a column of 14-digit texts (and None) that are all valid dates
+    """_compact_local over a column: a column of 14-digit texts (and None or "") that are all valid dates
     is checked and rewritten by numpy at once, about 2.5 times as fast; anything else value by value."""
     try:
         return _compact_column_at_once(values)
@@ -127,7 +127,7 @@ def _compact_column(values: list) -> list:
 
 
 def _compact_column_at_once(values: list) -> list:
-    texts = [v for v in values if v is not None]
+    texts = [v for v in values if v is not None and v != ""]  # no date: None, as _compact_local gives
     joined = "".join(texts)  # TypeError: a value that is not text
     if set(map(len, texts)) - {14}:
         raise ValueError("not all 14 characters")
@@ -156,7 +156,7 @@ def _compact_column_at_once(values: list) -> list:
     if len(out) == len(values):
         return out
     rewritten = iter(out)
-    return [None if v is None else next(rewritten) for v in values]
+    return [None if v is None or v == "" else next(rewritten) for v in values]
 
 
 DATE_FORMATS = {"yyyyMMddHHmmss": _compact_column, "iso8601": _iso8601_column}
