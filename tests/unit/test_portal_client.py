@@ -671,3 +671,23 @@ def test_copy_text_escapes_text_and_writes_null_apart_from_empty(column, text):
     from tthc.sources.portal.stage import _copy_text
 
     assert _copy_text(column) == text
+
+
+def test_the_bulk_steps_leave_the_cyclic_collector_as_they_found_it():
+    import gc
+
+    from tthc.sources.portal import stage
+
+    assert gc.isenabled()
+    with pytest.raises(PortalError):
+        with stage._without_cyclic_gc():
+            assert not gc.isenabled()
+            raise PortalError("the portal failed half-way")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with stage._without_cyclic_gc():
+            pass
+        assert not gc.isenabled()  # not switched on by a step that found it off
+    finally:
+        gc.enable()
