@@ -7,7 +7,7 @@ Airflow (scheduler, dag-processor, api-server; LocalExecutor) over $AIRFLOW_HOME
    for 2025-01..12, four periods at a time; then the quarterly, half-year and annual roll-ups.
    Runs carry their period: the data interval, and a run note in Vietnamese words. Meanwhile the
    report DAG runs on the `tthc_marts` asset events the monthly runs leave, as in production.
-   The deployment goes live with the current period (`TTHC_SCHEDULE_FROM`, for this run only): the
+   The deployment goes live with the next period (`TTHC_SCHEDULE_FROM`, for this run only): the
    unpaused DAGs' own schedule starts there, so the scheduler runs the backfills and nothing else
    (the sample drive stops at 2025-12).
 2. Once every run has ended, the monthly and roll-up DAGs are paused again and every component is
@@ -93,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     periods = Period.range(Period.parse(PERIODS[0]), Period.parse(args.to))
     # For this run only (not in airflow.cfg, which `make airflow-ui` reuses): no scheduled period
-    # before the current one, and the DAG files, which do not change meanwhile, parsed once (not again every 30 s).
-    live = settings.calendar.containing(datetime.now(timezone.utc))
+    # before the next one (none can end while the demo runs), and the DAG files, which do not change
+    # meanwhile, parsed once (not again every 30 s).
+    live = settings.calendar.containing(datetime.now(timezone.utc)).shift(1)
     env = {"TTHC_DATA_DIR": str(data_dir), **portal_env, **_airflow_secrets(settings, portal),
            "TTHC_SCHEDULE_FROM": live.label, "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600"}
     if os.environ.get("TTHC_PERIOD_SCHEME"):
