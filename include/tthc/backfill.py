@@ -180,7 +180,7 @@ def create(api: AirflowApi, dag_id: str, window: Window, max_active_runs: int = 
     told when an earlier backfill whose runs have ended is waited for (Airflow's completion mark)."""
     plan(api, dag_id, window, max_active_runs)
     try:
-        return api.post("/api/v2/backfills", backfill_body(dag_id, window, max_active_runs))
+        return _post(api, dag_id, window, max_active_runs)
     except BackfillError:
         running = _running_backfills(api, dag_id)
         # A 503 (the SQLite metadata DB busy) can come after the backfill was made: the retry then
@@ -200,7 +200,22 @@ def create(api: AirflowApi, dag_id: str, window: Window, max_active_runs: int = 
             if time.monotonic() > deadline:
                 raise
             time.sleep(1)
+        return _post(api, dag_id, window, max_active_runs)
+
+
+def _post(api: AirflowApi, dag_id: str, window: Window, max_active_runs: int) -> dict:
+    """POST the backfill with the DAG paused meanwhile (and unpaused again, whatever the answer): the
+    API server clears and re-queues a re-run's existing runs one by one, and a scheduler on a SQLite
+    metadata DB (no row locks) examining one of them meanwhile dies (ObjectDeletedError). The
+    scheduler passes over a paused DAG's runs; those already running keep running."""
+    pause = not is_paused(api, dag_id)
+    if pause:
+        api.patch(f"/api/v2/dags/{dag_id}", {"is_paused": True})
+    try:
         return api.post("/api/v2/backfills", backfill_body(dag_id, window, max_active_runs))
+    finally:
+        if pause:
+            api.patch(f"/api/v2/dags/{dag_id}", {"is_paused": False})
 
 
 def _running_backfills(api: AirflowApi, dag_id: str) -> list[dict]:

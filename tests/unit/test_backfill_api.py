@@ -17,6 +17,15 @@ def _iso(moment) -> str:
     return moment.isoformat()
 
 
+def _dag(request: httpx.Request, calls: list[str]) -> httpx.Response:
+    """GET and PATCH of the DAG: paused as the last PATCH left it (unpaused at first)."""
+    patches = [c for c in calls if c.startswith("PATCH ")]
+    if request.method == "PATCH":
+        calls[-1] += " " + request.content.decode()
+        patches.append(calls[-1])
+    return httpx.Response(200, json={"dag_id": DAG, "is_paused": bool(patches) and '"is_paused":true' in patches[-1]})
+
+
 def _client(handler) -> backfill.AirflowApi:
     api = backfill.AirflowApi("http://airflow.test")
     api.client = httpx.Client(base_url="http://airflow.test", transport=httpx.MockTransport(handler))
@@ -32,7 +41,7 @@ def _api(running_window) -> tuple[backfill.AirflowApi, list[str]]:
         calls.append(f"{request.method} {request.url.path}")
         path = request.url.path
         if path == f"/api/v2/dags/{DAG}":
-            return httpx.Response(200, json={"dag_id": DAG, "is_paused": False})
+            return _dag(request, calls)
         if path == f"/api/v2/dags/{DAG}/dagRuns":  # the running backfill's runs
             return httpx.Response(200, json={"dag_runs": [{"state": "success"}, {"state": "running"}]})
         if path == "/api/v2/backfills/dry_run":
@@ -77,7 +86,7 @@ def _api_after_a_backfill(run_states: list[str], marked_after: int | None):
         listings = calls.count("GET /api/v2/backfills")
         marked = marked_after is not None and listings >= marked_after
         if path == f"/api/v2/dags/{DAG}":
-            return httpx.Response(200, json={"dag_id": DAG, "is_paused": False})
+            return _dag(request, calls)
         if path == "/api/v2/backfills/dry_run":
             return httpx.Response(200, json={"backfills": [{"logical_date": _iso(s)} for s in WINDOW.starts]})
         if path == "/api/v2/backfills" and request.method == "POST":
@@ -115,3 +124,17 @@ def test_a_backfill_still_running_is_an_error(monkeypatch, run_states, marked_af
     with pytest.raises(backfill.BackfillError, match="409 There is already a running backfill"):
         backfill.create(api, DAG, WINDOW, settle_timeout=45)
     assert calls.count("POST /api/v2/backfills") == 1
+
+
+def test_the_dag_is_paused_while_airflow_makes_the_backfill_and_unpaused_whatever_the_answer(monkeypatch):
+    """A re-run's existing runs are cleared and re-queued one by one; a SQLite scheduler examining one
+    meanwhile dies: the DAG is paused around the POST, and unpaused after it, even after a refusal."""
+    monkeypatch.setattr(backfill.time, "sleep", lambda _s: None)
+    api, calls = _api((WINDOW.starts[1], WINDOW.to_date))  # another window runs: the POSTs are refused
+    with pytest.raises(backfill.BackfillError, match="409"):
+        backfill.create(api, DAG, WINDOW)
+    posts_and_patches = [c.replace(" ", "") for c in calls if c == "POST /api/v2/backfills" or c.startswith("PATCH")]
+    assert posts_and_patches == [
+        'PATCH/api/v2/dags/tthc_monthly_shared_drive{"is_paused":true}', "POST/api/v2/backfills",
+        "POST/api/v2/backfills",  # the 503's retry
+        'PATCH/api/v2/dags/tthc_monthly_shared_drive{"is_paused":false}']
