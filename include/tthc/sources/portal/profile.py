@@ -23,8 +23,6 @@ from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
 
-import numpy as np
-
 from ...calendar import DEFAULT_CALENDAR, ReportingCalendar
 from ...periods import Period
 from ...settings import INCLUDE_DIR
@@ -94,6 +92,8 @@ def _iso8601_column(values: list) -> list:
     """_iso8601 over a column. A vendor sends one offset (UTC, say) for every date: then, once each
     value is checked to be a valid ISO date-time (fromisoformat, in C), numpy shifts and formats the
     whole column at once, about twice as fast as value by value. Anything else: value by value."""
+    import numpy as np  # here, not at the top: every `tthc` command imports this module
+
     offsets = set()
     try:
         for v in values:
@@ -112,9 +112,9 @@ def _iso8601_column(values: list) -> list:
     return [_iso8601(v) for v in values]
 
 
-_COMPACT_ISO = np.frombuffer(b"0000-00-00T00:00:00" + LOCAL_OFFSET.encode(), np.uint8)
+_COMPACT_ISO = b"0000-00-00T00:00:00" + LOCAL_OFFSET.encode()
 _COMPACT_DIGITS_AT = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]  # yyyyMMddHHmmss's places in it
-_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def _compact_column(values: list) -> list:
@@ -127,6 +127,8 @@ def _compact_column(values: list) -> list:
 
 
 def _compact_column_at_once(values: list) -> list:
+    import numpy as np  # as in _iso8601_column
+
     texts = [v for v in values if v is not None and v != ""]  # no date: None, as _compact_local gives
     joined = "".join(texts)  # TypeError: a value that is not text
     if set(map(len, texts)) - {14}:
@@ -144,12 +146,12 @@ def _compact_column_at_once(values: list) -> list:
         raise ValueError("no such month")
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     # The same range checks as datetime.fromisoformat (no leap second, no 24:00).
-    if not ((day >= 1) & (day <= _DAYS_IN_MONTH[month] + ((month == 2) & leap))
+    if not ((day >= 1) & (day <= np.array(_DAYS_IN_MONTH)[month] + ((month == 2) & leap))
             & (number(8, 10) < 24) & (number(10, 12) < 60) & (number(12, 14) < 60)).all():
         raise ValueError("no such day or time")
     size = len(_COMPACT_ISO)
     iso = np.empty((len(texts), size), np.uint8)
-    iso[:] = _COMPACT_ISO
+    iso[:] = np.frombuffer(_COMPACT_ISO, np.uint8)
     iso[:, _COMPACT_DIGITS_AT] = raw
     text = iso.tobytes().decode("ascii")
     out = [text[i:i + size] for i in range(0, len(text), size)]
