@@ -203,12 +203,8 @@ def _run_backfills(api, cluster, windows: dict, describe) -> list[str]:
     from tthc import backfill
 
     for dag_id, window in windows.items():
+        cluster.set_paused(dag_id, False)  # backfill.create pauses it while Airflow makes the runs
         backfill.create(api, dag_id, window, MAX_ACTIVE_RUNS)
-    # Unpaused only now: the API server creates a backfill's runs one by one, and a scheduler examining
-    # a run meanwhile can hit its half-created task instances (SQLite: FOREIGN KEY constraint failed,
-    # then ObjectDeletedError ends the scheduler). The scheduler passes over a paused DAG's runs.
-    for dag_id in windows:
-        cluster.set_paused(dag_id, False)
     t = time.monotonic()
     done: set[tuple[str, str]] = set()
     failed = []

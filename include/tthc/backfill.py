@@ -205,9 +205,10 @@ def create(api: AirflowApi, dag_id: str, window: Window, max_active_runs: int = 
 
 def _post(api: AirflowApi, dag_id: str, window: Window, max_active_runs: int) -> dict:
     """POST the backfill with the DAG paused meanwhile (and unpaused again, whatever the answer): the
-    API server clears and re-queues a re-run's existing runs one by one, and a scheduler on a SQLite
-    metadata DB (no row locks) examining one of them meanwhile dies (ObjectDeletedError). The
-    scheduler passes over a paused DAG's runs; those already running keep running."""
+    API server makes the runs one by one (and clears and re-queues a re-run's existing ones), and a
+    scheduler on a SQLite metadata DB (no row locks) examining one meanwhile can hit its half-made task
+    instances (FOREIGN KEY constraint failed) or a run being replaced, then dies (ObjectDeletedError).
+    The scheduler passes over a paused DAG's runs; those already running keep running."""
     pause = not is_paused(api, dag_id)
     if pause:
         api.patch(f"/api/v2/dags/{dag_id}", {"is_paused": True})
