@@ -54,6 +54,7 @@ from tthc.sources.portal import stage as dossiers  # noqa: E402
 from tthc.sources.portal.auth import BearerToken, OAuth2SignIn  # noqa: E402
 from tthc.sources.portal.privacy import APPLICANT_KEY, KEPT_FIELDS  # noqa: E402
 from tthc.sources.portal.profile import dig, load_profile  # noqa: E402
+from tthc_testing import local_postgres  # noqa: E402
 
 DOSSIERS = int(os.environ.get("BENCH_DOSSIERS", "1000000"))
 UNITS = int(os.environ.get("BENCH_UNITS", "100"))
@@ -307,7 +308,7 @@ def floor_postgres(path: Path, url: str) -> tuple[float, dict]:
 
 BACKENDS = [b.strip() for b in os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
 # The PostgreSQL server the bench makes its fresh database on (dropped afterwards).
-PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", local_postgres.LOCAL_ADMIN_URL)
 TARGET_RATIO = {"1000000": 2.0, "100000": 3.0}.get(str(DOSSIERS))
 TARGET_PEAK_MB = 1024.0
 
@@ -375,19 +376,8 @@ def profiler(backend: str) -> list[str]:
 
 def fresh_pg_database() -> tuple[str, callable]:
     """A new database on the local PostgreSQL server, and how to drop it."""
-    from sqlalchemy import create_engine, text
-
     name = f"tthc_bench_{secrets.token_hex(5)}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+    return local_postgres.create_database(PG_ADMIN_URL, name), lambda: local_postgres.drop_database(PG_ADMIN_URL, name)
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """`make demo`: a year of the district's reporting, run by Airflow the way a deployment runs it.
 
 A sample shared drive for 2025-01..12 and a fake provincial portal on 127.0.0.1, then a real local
-Airflow (scheduler, dag-processor, api-server; LocalExecutor) over $AIRFLOW_HOME (default .airflow):
+Airflow (scheduler, dag-processor, api-server; LocalExecutor) over $AIRFLOW_HOME (default .airflow),
+its metadata DB the database tthc_demo_airflow on the local PostgreSQL server (see _metadata_db):
 
 1. Airflow's own backfill (the REST API, as `tthc backfill` does) of `tthc_monthly_shared_drive`
    for 2025-01..12, four periods at a time; then the quarterly, half-year and annual roll-ups.
@@ -21,7 +22,8 @@ unpausing `tthc_monthly_shared_drive` goes on with 2026-01.
 The year spans the reorganisation: 30 units report through 2025-06, the five new communes from
 2025-07 (their year to date and the annual report include the old communes' figures).
 
-Both folders are recreated on every run; a folder the demo did not create is never deleted.
+Both folders and the database are recreated on every run; a folder or database the demo did not
+create is never deleted.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ MAX_ACTIVE_RUNS = 4
 PARALLELISM = PORTAL_SLOTS = 16
 # Fewer dossiers per unit and month than the fake portal's default (80-400): twelve months stay quick.
 DOSSIERS_PER_UNIT_MONTH = (40, 160)
-MARKER = ".tthc-demo"  # in each folder the demo created (and so may delete)
+MARKER = ".tthc-demo"  # in each folder the demo created (and so may delete); its database's comment
+METADATA_DB = "tthc_demo_airflow"  # Airflow's metadata DB on the local PostgreSQL server
 TERMINAL = {"success", "failed"}
 
 
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
            "TTHC_SCHEDULE_FROM": live.label, "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600"}
     if os.environ.get("TTHC_PERIOD_SCHEME"):
         env["TTHC_PERIOD_SCHEME"] = os.environ["TTHC_PERIOD_SCHEME"]
-    cluster = AirflowCluster(airflow_home, env=env, parallelism=PARALLELISM)
+    cluster = AirflowCluster(airflow_home, _metadata_db(airflow_home), env=env, parallelism=PARALLELISM)
     (airflow_home / MARKER).touch()
     failed: list[str] = []
     # Each period's share files, after its portal figures are counted by the pipeline itself (GX
@@ -140,13 +143,14 @@ def main(argv: list[str] | None = None) -> int:
         rollups = {dag_id: backfill.period_window(whole[0], whole[-1], settings.calendar)
                    for dag_id, (first, last) in ROLLUPS.items() if (whole := _whole_rollups(first, last, periods[-1]))}
         failed += _run_backfills(api, cluster, rollups, lambda label: _rollup_summary(settings, label))
-        for dag_id in (MONTHLY_DAG, *ROLLUPS):
-            cluster.set_paused(dag_id, True)
         t = time.monotonic()
         reports = _wait_for_report_runs(api, cluster)
         failed += [r["dag_run_id"] for r in reports if r["state"] != "success"]
         print(f"{REPORT_DAG}: {len(reports)} run(s) on the tthc_marts events, {', '.join(r['state'] for r in reports)} "
               f"(the last ended {time.monotonic() - t:.1f} s after the roll-ups)")
+        # Once no task runs (on a SQLite metadata DB, see _metadata_db).
+        for dag_id in (MONTHLY_DAG, *ROLLUPS):
+            cluster.set_paused(dag_id, True)
     except (ClusterError, backfill.BackfillError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         failed.append("airflow")
@@ -179,6 +183,29 @@ def _airflow_secrets(settings, portal) -> dict[str, str]:
         {"conn_type": "http", "host": portal.url, "password": portal.token,
          "extra": {"profile": settings.portal_profile}})
     return env
+
+
+def _metadata_db(airflow_home: Path) -> str:
+    """Airflow's metadata DB for this run: a database of the demo's own (METADATA_DB, recreated) on
+    the local PostgreSQL server (DEMO_PG_ADMIN_URL), as in a deployment; SQLite in AIRFLOW_HOME when
+    no server answers. On SQLite, Airflow 3.3's API server can stall for a minute: a write through
+    the REST API (pause, backfill) commits its audit-log row on the server's event loop while a task's
+    request, which holds SQLite's one write lock, needs that loop to commit (seen in 1 demo run of 4)."""
+    from tthc_airflow.local_cluster import default_metadata_url
+    from tthc_testing import local_postgres as pg
+
+    admin_url = os.environ.get("DEMO_PG_ADMIN_URL") or pg.LOCAL_ADMIN_URL
+    if problem := pg.unreachable(admin_url):
+        print(f"demo: no PostgreSQL server at {pg.shown(admin_url)} ({problem}): Airflow's metadata DB is "
+              f"SQLite in {airflow_home} instead, on which its API server can stall for a minute; set "
+              f"DEMO_PG_ADMIN_URL to a server's maintenance database", file=sys.stderr)
+        return default_metadata_url(airflow_home)
+    exists, comment = pg.database_comment(admin_url, METADATA_DB)
+    if exists and comment != MARKER:
+        sys.exit(f"demo: database {METADATA_DB} on {pg.shown(admin_url)} was not made by the demo; drop or "
+                 f"rename it, or set DEMO_PG_ADMIN_URL to another server")
+    pg.drop_database(admin_url, METADATA_DB)
+    return pg.create_database(admin_url, METADATA_DB, comment=MARKER)
 
 
 def _recreate(folder: Path) -> None:

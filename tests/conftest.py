@@ -60,24 +60,19 @@ def tthc_env(tmp_path, monkeypatch):
 @pytest.fixture
 def pg_url():
     """A new, empty PostgreSQL database on the local server, dropped afterwards."""
-    from sqlalchemy import create_engine, text
+    from tthc_testing import local_postgres
 
     if not pg_available():
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (CI must not skip)")
         pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
     name = f"tthc_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    url = local_postgres.create_database(PG_ADMIN_URL, name)
     yield url
     from tthc.warehouse import get_engine
 
     get_engine(url).dispose()
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    local_postgres.drop_database(PG_ADMIN_URL, name)
 
 
 @pytest.fixture(scope="module")

@@ -1,23 +1,18 @@
 """Helpers the tests share, imported as `from tests.support import drive` (tests/README.md).
 
-Only paths and the local PostgreSQL server's address here: importing this package imports neither
-Airflow nor the pipeline, so tests/conftest.py can use it before it fixes Airflow's settings."""
+Only paths and the local PostgreSQL server here: importing this package imports neither Airflow
+nor the pipeline (SQLAlchemy only), so tests/conftest.py can use it before it fixes Airflow's settings."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from tthc_testing import local_postgres
+
 ROOT = Path(__file__).resolve().parents[2]
-PG_ADMIN_URL = os.environ.get("TTHC_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get("TTHC_TEST_PG_ADMIN_URL", local_postgres.LOCAL_ADMIN_URL)
 
 
 def pg_available() -> bool:
-    from sqlalchemy import create_engine, text
-
-    try:
-        with create_engine(PG_ADMIN_URL).connect() as c:
-            c.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False
+    return local_postgres.unreachable(PG_ADMIN_URL) is None
