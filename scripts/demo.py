@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     airflow_home = Path(os.environ.get("AIRFLOW_HOME") or ROOT / ".airflow").resolve()
     for folder in (data_dir, airflow_home):
         _recreate(folder)
+    metadata_url = _metadata_db(airflow_home)  # before anything starts: it may refuse
     # Every TTHC setting at its default under the data folder, as `tthc` reads it afterwards.
     for var in [v for v in os.environ if v.startswith("TTHC_") and v != "TTHC_PERIOD_SCHEME"]:
         del os.environ[var]
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
            "TTHC_SCHEDULE_FROM": live.label, "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600"}
     if os.environ.get("TTHC_PERIOD_SCHEME"):
         env["TTHC_PERIOD_SCHEME"] = os.environ["TTHC_PERIOD_SCHEME"]
-    cluster = AirflowCluster(airflow_home, _metadata_db(airflow_home), env=env, parallelism=PARALLELISM)
+    cluster = AirflowCluster(airflow_home, metadata_url, env=env, parallelism=PARALLELISM)
     (airflow_home / MARKER).touch()
     failed: list[str] = []
     # Each period's share files, after its portal figures are counted by the pipeline itself (GX
