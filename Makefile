@@ -42,5 +42,7 @@ airflow-ui: $(STAMP)
 airflow-stop: $(STAMP)
 	$(BIN)/tthc-airflow stop
 
+# The demo's Airflow metadata DB on the PostgreSQL server too (only if the demo made it).
 clean:
+	if test -x $(BIN)/python; then $(BIN)/python scripts/demo.py --drop-database; fi
 	rm -rf $(VENV) .airflow data .pytest_cache

@@ -64,7 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--to", default=PERIODS[1], metavar="YYYY-MM",
                         help=f"last month (default {PERIODS[1]}); roll-ups only for whole periods up to it")
+    parser.add_argument("--drop-database", action="store_true",
+                        help=f"only drop the demo's Airflow metadata DB ({METADATA_DB}) from the PostgreSQL "
+                             f"server, as `make clean` does")
     args = parser.parse_args(argv)
+    if args.drop_database:
+        return _drop_metadata_db()
     # SIGTERM or a closed terminal unwinds like Ctrl-C, so every component and the portal are stopped.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda signum, _frame: sys.exit(128 + signum))
@@ -195,18 +200,43 @@ def _metadata_db(airflow_home: Path) -> str:
     from tthc_airflow.local_cluster import default_metadata_url
     from tthc_testing import local_postgres as pg
 
-    admin_url = os.environ.get("DEMO_PG_ADMIN_URL") or pg.LOCAL_ADMIN_URL
+    admin_url = _pg_admin_url()
     if problem := pg.unreachable(admin_url):
         print(f"demo: no PostgreSQL server at {pg.shown(admin_url)} ({problem}): Airflow's metadata DB is "
               f"SQLite in {airflow_home} instead, on which its API server can stall for a minute; set "
               f"DEMO_PG_ADMIN_URL to a server's maintenance database", file=sys.stderr)
         return default_metadata_url(airflow_home)
+    _drop_own_database(admin_url)
+    return pg.create_database(admin_url, METADATA_DB, comment=MARKER)
+
+
+def _drop_metadata_db() -> int:
+    from tthc_testing import local_postgres as pg
+
+    admin_url = _pg_admin_url()
+    if problem := pg.unreachable(admin_url):
+        print(f"demo: no PostgreSQL server at {pg.shown(admin_url)} ({problem}): no database dropped", file=sys.stderr)
+    elif _drop_own_database(admin_url):
+        print(f"dropped database {METADATA_DB} on {pg.shown(admin_url)}")
+    return 0
+
+
+def _pg_admin_url() -> str:
+    from tthc_testing import local_postgres as pg
+
+    return os.environ.get("DEMO_PG_ADMIN_URL") or pg.LOCAL_ADMIN_URL
+
+
+def _drop_own_database(admin_url: str) -> bool:
+    """Drop METADATA_DB if the demo made it (its comment); whether there was one; refuse any other."""
+    from tthc_testing import local_postgres as pg
+
     exists, comment = pg.database_comment(admin_url, METADATA_DB)
     if exists and comment != MARKER:
         sys.exit(f"demo: database {METADATA_DB} on {pg.shown(admin_url)} was not made by the demo; drop or "
                  f"rename it, or set DEMO_PG_ADMIN_URL to another server")
     pg.drop_database(admin_url, METADATA_DB)
-    return pg.create_database(admin_url, METADATA_DB, comment=MARKER)
+    return exists
 
 
 def _recreate(folder: Path) -> None:

@@ -71,3 +71,17 @@ def test_without_a_server_the_demo_says_so_and_uses_sqlite(demo, tmp_path, monke
     assert "no PostgreSQL server at postgresql+psycopg2://postgres:***@127.0.0.1:1/postgres" in err
     assert "secret" not in err
     assert "SQLite in" in err and "DEMO_PG_ADMIN_URL" in err
+
+
+def test_make_clean_drops_the_demos_database_and_no_other(demo, tmp_path, capsys):
+    demo._metadata_db(tmp_path)
+    assert demo.main(["--drop-database"]) == 0
+    assert f"dropped database {demo.METADATA_DB}" in capsys.readouterr().out
+    assert local_postgres.database_comment(PG_ADMIN_URL, demo.METADATA_DB) == (False, None)
+    assert demo.main(["--drop-database"]) == 0
+    assert capsys.readouterr().out == ""  # nothing left to drop
+
+    local_postgres.create_database(PG_ADMIN_URL, demo.METADATA_DB)
+    with pytest.raises(SystemExit, match="was not made by the demo"):
+        demo.main(["--drop-database"])
+    assert local_postgres.database_comment(PG_ADMIN_URL, demo.METADATA_DB) == (True, None)
