@@ -201,10 +201,10 @@ def _metadata_db(airflow_home: Path) -> str:
     from tthc_testing import local_postgres as pg
 
     admin_url = _pg_admin_url()
-    if problem := pg.unreachable(admin_url):
-        print(f"demo: no PostgreSQL server at {pg.shown(admin_url)} ({problem}): Airflow's metadata DB is "
-              f"SQLite in {airflow_home} instead, on which its API server can stall for a minute; set "
-              f"DEMO_PG_ADMIN_URL to a server's maintenance database", file=sys.stderr)
+    if no_server := _no_server(admin_url):
+        print(f"{no_server}: Airflow's metadata DB is SQLite in {airflow_home} instead, on which its API "
+              f"server can stall for a minute; set DEMO_PG_ADMIN_URL to a server's maintenance database",
+              file=sys.stderr)
         return default_metadata_url(airflow_home)
     _drop_own_database(admin_url)
     return pg.create_database(admin_url, METADATA_DB, comment=MARKER)
@@ -214,8 +214,8 @@ def _drop_metadata_db() -> int:
     from tthc_testing import local_postgres as pg
 
     admin_url = _pg_admin_url()
-    if problem := pg.unreachable(admin_url):
-        print(f"demo: no PostgreSQL server at {pg.shown(admin_url)} ({problem}): no database dropped", file=sys.stderr)
+    if no_server := _no_server(admin_url):
+        print(f"{no_server}: no database dropped", file=sys.stderr)
     elif _drop_own_database(admin_url):
         print(f"dropped database {METADATA_DB} on {pg.shown(admin_url)}")
     return 0
@@ -225,6 +225,14 @@ def _pg_admin_url() -> str:
     from tthc_testing import local_postgres as pg
 
     return os.environ.get("DEMO_PG_ADMIN_URL") or pg.LOCAL_ADMIN_URL
+
+
+def _no_server(admin_url: str) -> str | None:
+    """What to say when the server does not answer (no password); None when it does."""
+    from tthc_testing import local_postgres as pg
+
+    problem = pg.unreachable(admin_url)
+    return None if problem is None else f"demo: no PostgreSQL server at {pg.shown(admin_url)} ({problem})"
 
 
 def _drop_own_database(admin_url: str) -> bool:

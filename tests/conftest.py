@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import PG_ADMIN_URL, ROOT, pg_available
+from tests.support import PG_ADMIN_URL, ROOT, require_postgres
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="tthc-airflow-"))
 os.environ.update({
     "AIRFLOW_HOME": str(_AIRFLOW_HOME),
@@ -62,10 +62,7 @@ def pg_url():
     """A new, empty PostgreSQL database on the local server, dropped afterwards."""
     from tthc_testing import local_postgres
 
-    if not pg_available():
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (CI must not skip)")
-        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+    require_postgres()
     name = f"tthc_test_{uuid.uuid4().hex[:10]}"
     url = local_postgres.create_database(PG_ADMIN_URL, name)
     yield url

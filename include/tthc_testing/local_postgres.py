@@ -32,7 +32,7 @@ def unreachable(admin_url: str) -> str | None:
             c.execute(text("SELECT 1"))
         return None
     except SQLAlchemyError as exc:
-        return str(exc.orig or exc).strip().splitlines()[0]
+        return (str(exc.orig or exc).strip().splitlines() or [type(exc).__name__])[0]
     finally:
         engine.dispose()
 

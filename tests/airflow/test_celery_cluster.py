@@ -26,7 +26,6 @@ The backfill's duration and the recovery's (kill → lost try failed → retried
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
@@ -40,7 +39,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from tests.support import cluster as cluster_support
-from tests.support import PG_ADMIN_URL, ROOT
+from tests.support import PG_ADMIN_URL, ROOT, missing
 from tests.support.cluster import (compose_environment, create_backfill, environment_for_this_machine, failure_details,
                                    mart_rows, max_overlap, state_summary, still_running, table_differences, ts)
 from tests.support.catalogue import write_catalogue
@@ -225,10 +224,7 @@ def redis_broker():
     try:
         client.ping()
     except redis.RedisError as exc:
-        message = f"Redis is not reachable at {REDIS_HOST}:{REDIS_PORT} ({exc}); .ci/run starts it"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI must not skip)")
-        pytest.skip(message)
+        missing(f"Redis is not reachable at {REDIS_HOST}:{REDIS_PORT} ({exc}); .ci/run starts it")
     prefix = f"tthc-test-{uuid.uuid4().hex[:10]}:"
     yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}", prefix
     keys = list(client.scan_iter(match=f"{prefix}*"))

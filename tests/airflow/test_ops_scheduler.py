@@ -1,6 +1,7 @@
 """The ops team's jobs against a real scheduler, dag-processor and api-server, set up as the demo
 sets them up (tthc_airflow.local_cluster: LocalExecutor, the metadata DB a fresh database on the
-local PostgreSQL server): backfills with the scheduler's own scheduling held off, then the scheduling on.
+local PostgreSQL server), with the scheduler's own scheduling held off for the backfills and
+switched on in step 4 (the demo holds it off with TTHC_SCHEDULE_FROM instead).
 
 1. `tthc backfill --from 2025-01 --to 2025-04` and `--from 2025-Q1 --to 2025-Q1`: backfill runs whose
    logical date is the period's start, data interval the period, note the period in words.
@@ -104,7 +105,7 @@ def test_the_ops_jobs_under_a_real_scheduler(tmp_path, pg_url):
     submit(settings, "X-19363", "2025-04", [("NQ01-3", 8, 10)])
     submit(settings, "X-19363", "2025-05", [("NQ01-3", 7, 10)])
     env = {"TTHC_DATA_DIR": str(settings.data_dir), "TTHC_SHARED_DRIVE": str(settings.shared_drive),
-           "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"}  # as the demo: backfills first
+           "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"}  # backfills first; on in step 4
     with airflow_cluster(tmp_path / "airflow_home", pg_url, env=env, parallelism=4, start_timeout=300) as cluster:
         ops = Ops(cluster, time.monotonic() + TIMEOUT)
         sessions = cluster.pgids()

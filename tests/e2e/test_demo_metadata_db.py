@@ -5,22 +5,18 @@ server answers."""
 from __future__ import annotations
 
 import importlib.util
-import os
 import uuid
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from tests.support import PG_ADMIN_URL, ROOT, pg_available
+from tests.support import PG_ADMIN_URL, ROOT, require_postgres
 from tthc_testing import local_postgres
 
 
 @pytest.fixture
 def demo(monkeypatch):
-    if not pg_available():
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (CI must not skip)")
-        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+    require_postgres()
     spec = importlib.util.spec_from_file_location("demo_script", ROOT / "scripts" / "demo.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -25,7 +25,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, missing
 from tests.support.board import SCRIPT, build_board_warehouse
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -41,16 +41,10 @@ PERIOD_START = "2025-02-15T00:00:00+07:00"
 pytestmark = pytest.mark.airflow
 
 
-def _missing(what: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (CI must not skip)")
-    pytest.skip(what)
-
-
 def chromium_path() -> str:
     path = os.environ.get("TTHC_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not path:
-        _missing("Chromium not found: install the Debian package `chromium` (apt-get install -y chromium)")
+        missing("Chromium not found: install the Debian package `chromium` (apt-get install -y chromium)")
     return path
 
 
@@ -188,7 +182,7 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("Python package `playwright` is not installed (pip install playwright==1.65.2)")
+        missing("Python package `playwright` is not installed (pip install playwright==1.65.2)")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, timeout=60_000)
         try:
