@@ -68,15 +68,18 @@ def trend_chart(rows: list[dict], trend: dict[str, list[tuple[str, float | None]
     # Indicators with no figure in any month (e.g. the on-time rate without the portal) are left out.
     rows = [r for r in rows if any(v is not None for _, v in trend.get(r["indicator_code"], []))]
     lines = max(1, -(-len(rows) // columns))
-    fig = _figure(figsize=(6.5, panel_height * lines + 0.5), dpi=150)
-    axes = fig.subplots(lines, columns, squeeze=False)
+    width, height = 6.5, panel_height * lines + 0.5
+    fig = _figure(figsize=(width, height), dpi=150)
+    # Margins and gaps in inches, as tight_layout finds them for these fixed-size labels (the y ticks'
+    # "100%", the months, the 6 pt titles shortened to fit) at a quarter of the chart's cost.
+    fig.subplots_adjust(left=0.42 / width, right=1 - 0.2 / width, bottom=0.3 / height, top=1 - 0.67 / height)
+    panel_width = (width - 0.62 - 0.41 * (columns - 1)) / columns
+    panel = (height - 0.97 - 0.46 * (lines - 1)) / lines
+    grid = fig.add_gridspec(lines, columns, wspace=0.41 / panel_width, hspace=0.46 / panel)
     months = sorted({label for points in trend.values() for label, _ in points})
     position = {label: i for i, label in enumerate(months)}
-    for n, ax in enumerate(axes.flat):
-        if n >= len(rows):
-            ax.set_visible(False)
-            continue
-        r = rows[n]
+    for n, r in enumerate(rows):
+        ax = fig.add_subplot(grid[divmod(n, columns)])
         points = trend[r["indicator_code"]]
         xs = [position[label] for label, _ in points]
         ys = [float("nan") if v is None else v for _, v in points]
@@ -100,7 +103,6 @@ def trend_chart(rows: list[dict], trend: dict[str, list[tuple[str, float | None]
     if changes:
         handles.append(Line2D([], [], color="#8d6e63", linestyle=":", label="Thay đổi đơn vị (sắp xếp ĐVHC)"))
     fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=6, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (panel_height * lines + 0.5)))
     buffer = BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()
