@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     cluster = AirflowCluster(airflow_home, metadata_url, env=env, parallelism=PARALLELISM)
     (airflow_home / MARKER).touch()
     failed: list[str] = []
+    idle = False
     # Each period's share files, after its portal figures are counted by the pipeline itself (GX
     # included), a period per process on both cores, while Airflow starts beside them. The two
     # processes fork from one that loaded GX (≈ 4.5 s of CPU) once, not each for itself.
@@ -157,12 +158,13 @@ def main(argv: list[str] | None = None) -> int:
         # Once no task runs (on a SQLite metadata DB, see _metadata_db).
         for dag_id in (MONTHLY_DAG, *ROLLUPS):
             cluster.set_paused(dag_id, True)
+        idle = True  # every run has ended and none can start: the components may stop together
     except (ClusterError, backfill.BackfillError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         failed.append("airflow")
     finally:
         pool.shutdown(cancel_futures=True)
-        print(f"stopping Airflow: {cluster.stop()}")
+        print(f"stopping Airflow: {cluster.stop(idle=idle)}")
         portal.stop()
     print(f"\nreports under {settings.reports_dir}:")
     for path in sorted(settings.reports_dir.rglob("BaoCao_*")):
