@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import Variable, dag, get_current_context, task
 
-from tthc_airflow import DEFAULT_ARGS, MARTS_ASSET, period_param, requested_period, task_settings
+from tthc_airflow import (DEFAULT_ARGS, MARTS_ASSET, REPORTED_EVENTS_VARIABLE, asset_event_key, period_param,
+                          requested_period, task_settings)
 from tthc_airflow.notifiers import tthc_alerts
 
 DOC = """
@@ -17,10 +18,13 @@ kỳ quý, 6 tháng, năm có chứa kỳ đó. Ghi chú của lần chạy ghi 
 1. `reports_to_write` — các báo cáo cần viết: kỳ trong conf `{"period": "2025-03"}` nếu có; nếu
    không, mọi kỳ mà các sự kiện đã nêu, kể cả sự kiện đến trong lúc lần chạy trước còn đang chạy
    (đọc từ nhật ký sự kiện của asset), nên không cập nhật nào phải chờ lần sau. Ví dụ bản sửa của
-   2025-03 viết lại 2025-03, 2025-04…, 2025-Q1, 2025-H1 và 2025 nếu đã có báo cáo.
+   2025-03 viết lại 2025-03, 2025-04…, 2025-Q1, 2025-H1 và 2025 nếu đã có báo cáo. Sự kiện mà lần
+   chạy trước đã viết xong báo cáo (Variable `tthc_reported_marts_events`) không được viết lại.
 2. `write_report` — mỗi báo cáo một task: `BaoCao_TTHC_<kỳ>.docx` và `.xlsx` trong
    `TTHC_REPORTS_DIR/<kỳ>/` (từ 2025-07 thêm báo cáo riêng của từng xã mới,
    `BaoCao_TTHC_<kỳ>_<đơn vị>.docx`); báo "báo cáo đã sẵn sàng" (e-mail, webhook) khi xong.
+3. `remember_reported_events` — khi mọi báo cáo đã viết xong, ghi các sự kiện lần chạy đã xử lý vào
+   Variable `tthc_reported_marts_events`. Xóa Variable này chỉ làm lần chạy sau viết lại nhiều hơn.
 
 Mỗi lúc một lần chạy (`max_active_runs=1`): lần chạy sau đọc số liệu sau, nên tệp viết cuối luôn có
 số liệu mới nhất. Viết lại báo cáo của một kỳ: Trigger với conf `{"period": "2025-03"}` (không cần
@@ -41,6 +45,7 @@ chạy lại cả kỳ). DAG này nên luôn bật: nó chỉ chạy khi có s�
 def tthc_monthly_report():
     @task(inlets=[MARTS_ASSET])
     def reports_to_write() -> list[str]:
+        """The reports; and the asset events they answer, as the XCom "events" (none for a conf run)."""
         from tthc.orchestration import reports_changed_by
 
         context = get_current_context()
@@ -52,7 +57,11 @@ def tthc_monthly_report():
         # The events the scheduler did not hand to this run because they arrived after its queue entry.
         since = min(e.timestamp for e in events)
         events += list(context["inlet_events"][MARTS_ASSET].after(since))
-        return reports_changed_by(e.extra for e in events)
+        # ...which the next run is also handed when a later update queues it: the last complete run's
+        # reports were drawn after each of its events, so those need no second report.
+        reported = set(Variable.get(REPORTED_EVENTS_VARIABLE, default=[], deserialize_json=True))
+        context["ti"].xcom_push("events", sorted({asset_event_key(e) for e in events}))
+        return reports_changed_by(e.extra for e in events if asset_event_key(e) not in reported)
 
     # `period` is a month ('2025-03') or a roll-up ('2025-Q1'); the alerts read it under that name.
     # One XCom, the summary: `-> dict` alone would also push each of its keys (a request apiece).
@@ -63,7 +72,15 @@ def tthc_monthly_report():
 
         return write(task_settings(), period)
 
-    write_report.expand(period=reports_to_write())
+    # Only once every report was written (none_failed: also when none was needed); a failed report
+    # leaves the record as it was, so the next run writes again what this one named.
+    @task(trigger_rule="none_failed")
+    def remember_reported_events() -> None:
+        events = get_current_context()["ti"].xcom_pull(task_ids="reports_to_write", key="events")
+        if events is not None:
+            Variable.set(REPORTED_EVENTS_VARIABLE, events, serialize_json=True)
+
+    write_report.expand(period=reports_to_write()) >> remember_reported_events()
 
 
 tthc_monthly_report()

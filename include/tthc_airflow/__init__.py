@@ -12,6 +12,8 @@ from airflow.sdk import Asset
 
 OWNER = "tthc-ops"
 MARTS_ASSET = Asset("tthc_marts")
+# The tthc_marts events whose reports the report DAG's last complete run wrote (asset_event_key each).
+REPORTED_EVENTS_VARIABLE = "tthc_reported_marts_events"
 # Portal fetches run in this pool so ~100 units' mapped tasks never flood the provincial portal.
 PORTAL_POOL = "tthc_portal"
 
@@ -176,3 +178,12 @@ def run_period(context):
     except PeriodError as exc:
         raise AirflowFailException(str(exc)) from None
     return period
+
+
+def asset_event_key(event) -> str:
+    """One asset event, the same whether a run was handed it or read it from the asset's log: the task
+    run that emitted it and when (the SDK gives no event id to the run it triggers)."""
+    from datetime import timezone
+
+    return (f"{event.source_dag_id}/{event.source_run_id}/{event.source_task_id}/{event.source_map_index}"
+            f"@{event.timestamp.astimezone(timezone.utc).isoformat()}")

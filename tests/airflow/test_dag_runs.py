@@ -158,7 +158,8 @@ def test_one_period_with_both_sources(dags, tthc_env, monkeypatch, caplog, profi
 def test_a_correction_through_airflow_rewrites_the_later_month_and_the_quarter(airflow_db, tmp_path, monkeypatch):
     """The monthly DAG re-aggregates 2025-03; the scheduler's own code makes the asset-triggered report
     run (dag.test() only makes manual runs, so it runs that one), which rewrites 2025-03, 2025-04 and
-    2025-Q1, and also reports an update that arrived after the run's queue entry (not handed to it)."""
+    2025-Q1, and also reports an update that arrived after the run's queue entry (not handed to it).
+    The next run, which Airflow hands that update too, does not write its reports again."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.jobs.job import Job
     from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
@@ -200,22 +201,39 @@ def test_a_correction_through_airflow_rewrites_the_later_month_and_the_quarter(a
                    "refreshed_rollups": ["2025-Q1"]})
         assert session.scalar(select(AssetDagRunQueue).where(
             AssetDagRunQueue.target_dag_id == "tthc_monthly_report")).created_at < late.timestamp
-    with create_session() as session:
-        SchedulerJobRunner(job=Job())._create_dag_runs_asset_triggered(
-            dag_models=[session.get(DagModel, "tthc_monthly_report")], session=session)
-        run = session.scalars(select(DagRun).where(DagRun.dag_id == "tthc_monthly_report",
-                                                   DagRun.run_type == "asset_triggered")).one()
-        run_id, consumed = run.id, {e.id for e in run.consumed_asset_events}
+    def asset_triggered_run() -> set[int]:
+        """The scheduler's next asset-triggered run of the report DAG, run by dag.test(); its events' ids."""
+        with create_session() as session:
+            SchedulerJobRunner(job=Job())._create_dag_runs_asset_triggered(
+                dag_models=[session.get(DagModel, "tthc_monthly_report")], session=session)
+            run = session.scalars(select(DagRun).where(DagRun.dag_id == "tthc_monthly_report",
+                                                       DagRun.run_type == "asset_triggered")
+                                  .order_by(DagRun.id.desc())).first()
+            run_id, consumed = run.id, {e.id for e in run.consumed_asset_events}
+
+        def the_asset_triggered_run(*, dag, session, **_kw):
+            dr = session.get(DagRun, run_id)
+            dr.state, dr.dag = "running", dag
+            session.commit()
+            return dr
+
+        monkeypatch.setattr(dagrun_module, "get_or_create_dagrun", the_asset_triggered_run)
+        assert str(load("tthc_monthly_report").test().state) == "success"
+        return consumed
+
+    consumed = asset_triggered_run()
     assert event.id in consumed and late.id not in consumed  # Airflow leaves February's to a later update
-
-    def the_asset_triggered_run(*, dag, session, **_kw):
-        dr = session.get(DagRun, run_id)
-        dr.state, dr.dag = "running", dag
-        session.commit()
-        return dr
-
-    monkeypatch.setattr(dagrun_module, "get_or_create_dagrun", the_asset_triggered_run)
-    assert str(load("tthc_monthly_report").test().state) == "success"
     check_rewritten(reports)
-    assert (settings.reports_dir / "2025-02" / "BaoCao_TTHC_2025-02.xlsx").exists()  # the late update's
+    february = settings.reports_dir / "2025-02" / "BaoCao_TTHC_2025-02.xlsx"
+    assert february.exists()  # the late update's
+    written = {p: p.stat().st_mtime_ns for p in settings.reports_dir.rglob("*.xlsx")}
+
+    # January is corrected next: its run is handed February's update as well, already reported.
+    with create_session() as session:
+        january = AssetManager.register_asset_change(
+            asset=session.scalar(select(AssetModel).where(AssetModel.name == "tthc_marts")), session=session,
+            extra={"period": "2025-01", "refreshed_later_periods": [], "refreshed_rollups": []})
+    assert {late.id, january.id} <= asset_triggered_run()
+    assert (settings.reports_dir / "2025-01" / "BaoCao_TTHC_2025-01.xlsx").exists()
+    assert [p.name for p, mtime in written.items() if p.stat().st_mtime_ns != mtime] == []
     get_engine(settings.warehouse_url).dispose()
