@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The demo's Airflow home (its airflow.cfg: LocalExecutor, SQLite metadata DB, times in Asia/Ho_Chi_Minh)
+# The demo's Airflow home (its airflow.cfg: LocalExecutor, the metadata DB it chose, times in Asia/Ho_Chi_Minh)
 # and data folder (warehouse, share, reports), which `tthc` reads by default.
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export TTHC_DATA_DIR ?= $(CURDIR)/data
