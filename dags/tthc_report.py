@@ -19,7 +19,8 @@ kỳ quý, 6 tháng, năm có chứa kỳ đó. Ghi chú của lần chạy ghi 
    không, mọi kỳ mà các sự kiện đã nêu, kể cả sự kiện đến trong lúc lần chạy trước còn đang chạy
    (đọc từ nhật ký sự kiện của asset), nên không cập nhật nào phải chờ lần sau. Ví dụ bản sửa của
    2025-03 viết lại 2025-03, 2025-04…, 2025-Q1, 2025-H1 và 2025 nếu đã có báo cáo. Sự kiện mà lần
-   chạy trước đã viết xong báo cáo (Variable `tthc_reported_marts_events`) không được viết lại.
+   chạy trước đã viết xong báo cáo (Variable `tthc_reported_marts_events`) không được viết lại; lần
+   chạy được Clear (chạy lại) thì viết lại mọi báo cáo của nó.
 2. `write_report` — mỗi báo cáo một task: `BaoCao_TTHC_<kỳ>.docx` và `.xlsx` trong
    `TTHC_REPORTS_DIR/<kỳ>/` (từ 2025-07 thêm báo cáo riêng của từng xã mới,
    `BaoCao_TTHC_<kỳ>_<đơn vị>.docx`); báo "báo cáo đã sẵn sàng" (e-mail, webhook) khi xong.
@@ -58,8 +59,10 @@ def tthc_monthly_report():
         since = min(e.timestamp for e in events)
         events += list(context["inlet_events"][MARTS_ASSET].after(since))
         # ...which the next run is also handed when a later update queues it: the last complete run's
-        # reports were drawn after each of its events, so those need no second report.
-        reported = set(Variable.get(REPORTED_EVENTS_VARIABLE, default=[], deserialize_json=True))
+        # reports were drawn after each of its events, so those need no second report. A cleared (or
+        # retried) run is asked to write again: all of its reports.
+        reported = (set(Variable.get(REPORTED_EVENTS_VARIABLE, default=[], deserialize_json=True))
+                    if context["ti"].try_number == 1 else set())
         context["ti"].xcom_push("events", sorted({asset_event_key(e) for e in events}))
         return reports_changed_by(e.extra for e in events if asset_event_key(e) not in reported)
 

@@ -159,12 +159,14 @@ def test_a_correction_through_airflow_rewrites_the_later_month_and_the_quarter(a
     """The monthly DAG re-aggregates 2025-03; the scheduler's own code makes the asset-triggered report
     run (dag.test() only makes manual runs, so it runs that one), which rewrites 2025-03, 2025-04 and
     2025-Q1, and also reports an update that arrived after the run's queue entry (not handed to it).
-    The next run, which Airflow hands that update too, does not write its reports again."""
+    The next run, which Airflow hands that update too, does not write its reports again; cleared, it
+    writes all of them."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.jobs.job import Job
     from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
     from airflow.models import DagModel, DagRun
     from airflow.models import dagrun as dagrun_module
+    from airflow.models.taskinstance import clear_task_instances
     from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
     from airflow.assets.manager import AssetManager
     from airflow.utils.session import create_session
@@ -210,7 +212,11 @@ def test_a_correction_through_airflow_rewrites_the_later_month_and_the_quarter(a
                                                        DagRun.run_type == "asset_triggered")
                                   .order_by(DagRun.id.desc())).first()
             run_id, consumed = run.id, {e.id for e in run.consumed_asset_events}
+        run_again(run_id)
+        return consumed
 
+    def run_again(run_id: int) -> None:
+        """dag.test() of that run (it only makes manual runs of its own)."""
         def the_asset_triggered_run(*, dag, session, **_kw):
             dr = session.get(DagRun, run_id)
             dr.state, dr.dag = "running", dag
@@ -219,7 +225,6 @@ def test_a_correction_through_airflow_rewrites_the_later_month_and_the_quarter(a
 
         monkeypatch.setattr(dagrun_module, "get_or_create_dagrun", the_asset_triggered_run)
         assert str(load("tthc_monthly_report").test().state) == "success"
-        return consumed
 
     consumed = asset_triggered_run()
     assert event.id in consumed and late.id not in consumed  # Airflow leaves February's to a later update
@@ -236,4 +241,14 @@ def test_a_correction_through_airflow_rewrites_the_later_month_and_the_quarter(a
     assert {late.id, january.id} <= asset_triggered_run()
     assert (settings.reports_dir / "2025-01" / "BaoCao_TTHC_2025-01.xlsx").exists()
     assert [p.name for p, mtime in written.items() if p.stat().st_mtime_ns != mtime] == []
+
+    # Cleared, as from the UI, that run writes every report its updates named.
+    with create_session() as session:
+        run = session.scalars(select(DagRun).where(DagRun.dag_id == "tthc_monthly_report")
+                              .order_by(DagRun.id.desc())).first()
+        clear_task_instances(list(run.task_instances), session)
+        run_id = run.id
+    run_again(run_id)
+    assert sorted(p.parent.name for p, mtime in written.items() if p.stat().st_mtime_ns != mtime) == [
+        "2025-02", "2025-03", "2025-04", "2025-Q1"]
     get_engine(settings.warehouse_url).dispose()
