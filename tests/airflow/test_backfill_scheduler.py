@@ -151,6 +151,11 @@ def test_backfill_with_concurrent_runs_equals_running_each_period_alone(tthc_env
         events = cluster.api("GET", "/api/v2/assets/events", params={"source_dag_id": DAG_ID, "limit": 100})
         assert sorted(e["extra"].get("period") for e in events["asset_events"]) == [p.label for p in PERIODS]
 
+        # Every run has ended (the report DAG stays paused): the demo's stop, every component at once.
+        stopped = cluster.stop(idle=True)
+        assert sorted(stopped) == ["api-server", "dag-processor", "scheduler"], stopped
+        _progress(t0, f"stopped together: {stopped}")
+
     _progress(t0, f"summary: {summary}")
     # No process of any component survives (task and executor processes share their component's group).
     leftovers = {pgid: group_members(pgid) for pgid in pgids}
