@@ -239,8 +239,12 @@ def test_a_correction_through_airflow_rewrites_the_later_month_and_the_quarter(a
             asset=session.scalar(select(AssetModel).where(AssetModel.name == "tthc_marts")), session=session,
             extra={"period": "2025-01", "refreshed_later_periods": [], "refreshed_rollups": []})
     assert {late.id, january.id} <= asset_triggered_run()
+    def rewritten() -> set[str]:
+        return {p.parent.name for p, mtime in written.items() if p.stat().st_mtime_ns != mtime}
+
+    # (2025-01's report may exist already: the first run also reported the updates of earlier tests.)
     assert (settings.reports_dir / "2025-01" / "BaoCao_TTHC_2025-01.xlsx").exists()
-    assert [p.name for p, mtime in written.items() if p.stat().st_mtime_ns != mtime] == []
+    assert rewritten() <= {"2025-01"}, rewritten()
 
     # Cleared, as from the UI, that run writes every report its updates named.
     with create_session() as session:
@@ -249,6 +253,5 @@ def test_a_correction_through_airflow_rewrites_the_later_month_and_the_quarter(a
         clear_task_instances(list(run.task_instances), session)
         run_id = run.id
     run_again(run_id)
-    assert sorted(p.parent.name for p, mtime in written.items() if p.stat().st_mtime_ns != mtime) == [
-        "2025-02", "2025-03", "2025-04", "2025-Q1"]
+    assert rewritten() - {"2025-01"} == {"2025-02", "2025-03", "2025-04", "2025-Q1"}, rewritten()
     get_engine(settings.warehouse_url).dispose()
