@@ -63,8 +63,9 @@ def tthc_monthly_report():
         # retried) run is asked to write again: all of its reports.
         reported = (set(Variable.get(REPORTED_EVENTS_VARIABLE, default=[], deserialize_json=True))
                     if context["ti"].try_number == 1 else set())
-        context["ti"].xcom_push("events", sorted({asset_event_key(e) for e in events}))
-        return reports_changed_by(e.extra for e in events if asset_event_key(e) not in reported)
+        keyed = {asset_event_key(e): e for e in events}  # an event both handed and read counts once
+        context["ti"].xcom_push("events", sorted(keyed))
+        return reports_changed_by(e.extra for key, e in keyed.items() if key not in reported)
 
     # `period` is a month ('2025-03') or a roll-up ('2025-Q1'); the alerts read it under that name.
     # One XCom, the summary: `-> dict` alone would also push each of its keys (a request apiece).
